@@ -1,0 +1,290 @@
+"""The network: layers bottom-up, stepped tick by tick over an unbounded stream (SPEC sections 1, 5).
+
+``Network.run(chunk)`` consumes a :class:`streams.ticks.TickChunk` in one compiled call
+(:func:`stdpnet.kernels.run_ticks`) and returns the chunk's top-layer spikes; nothing in it grows
+with the length of the stream. Time only moves forward: ticks between two chunks are silent, and in
+the non-leaky model a silent tick changes nothing.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+from numba import typed
+
+from . import kernels as K
+from .errors import CheckpointError, ParameterError, SpecError
+from .layers import ConvWTA, DenseWTA, LayerParams, LearningLayer, Pool
+from .spec import NetSpec, parse_spec, resolve_config
+
+
+@dataclass
+class RunResult:
+    """What one chunk produced. ``top_ticks``/``top_neurons``: the top layer's inference spikes in
+    time order (public neuron index ``f*H*W + y*W + x``). ``record`` (when asked): every spike of every
+    layer as rows ``(tick, layer, kind, neuron)`` with kind 0 = learning, 1 = inference (public index).
+    ``counts``: per learning layer ``(learning spikes, inference spikes, synaptic operations)``."""
+
+    start_tick: int
+    n_ticks: int
+    top_ticks: np.ndarray
+    top_neurons: np.ndarray
+    counts: np.ndarray
+    record: Optional[np.ndarray] = None
+
+
+class Network:
+    """A stack of convolutional / dense WTA layers with spike-forwarding pooling.
+
+    Build it with :meth:`from_spec` (spec string or preset name) or :meth:`from_config`.
+    """
+
+    def __init__(self, spec: NetSpec, layer_params: Dict[str, LayerParams], dt_us: int = 1000,
+                 seed: int = 0, config: Optional[Dict[str, Any]] = None):
+        if not (isinstance(dt_us, (int, np.integer)) and dt_us > 0):
+            raise ParameterError(f"dt_us must be a positive integer number of microseconds, got {dt_us!r}")
+        self.spec = spec
+        self.dt_us = int(dt_us)
+        self.seed = int(seed)
+        self.config = config or {}
+        weight_rng = np.random.default_rng(self.seed)
+        self.layers: List[Union[LearningLayer, Pool]] = []
+        self.learning_layers: List[LearningLayer] = []
+        self.input_pool = 1
+        shape = spec.input_shape
+        unknown = set(layer_params) - {l.name for l in spec.learning_layers}
+        if unknown:
+            raise SpecError(
+                f"parameters given for unknown layer(s) {sorted(unknown)}; this network's learning layers "
+                f"are {[l.name for l in spec.learning_layers]}"
+            )
+        for ls in spec.layers:
+            if ls.kind == "pool":
+                pool = Pool(shape, ls.size)
+                if self.learning_layers:
+                    self.learning_layers[-1].pool_after *= ls.size
+                else:
+                    self.input_pool *= ls.size
+                self.layers.append(pool)
+                shape = pool.out_shape
+                continue
+            params = layer_params.get(ls.name, LayerParams())
+            if ls.kind == "conv":
+                layer = ConvWTA(shape, ls.size, ls.kernel, params, weight_rng, name=ls.name)
+            else:
+                layer = DenseWTA(shape, ls.size, params, weight_rng, name=ls.name)
+            self.layers.append(layer)
+            self.learning_layers.append(layer)
+            shape = layer.out_shape
+        self.out_shape = shape
+        self.now = 0  # next tick to process
+        self.counters = np.zeros((len(self.learning_layers), 3), np.int64)
+        # tie-breaking RNG (xorshift64*), seeded from the network seed; never zero
+        self.rng_state = np.array([((self.seed + 1) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF) | 1], np.uint64)
+        self._monitors: List[Callable[[RunResult], None]] = []
+        self._build_plan()
+
+    # ---- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_spec(cls, net: str, layers: Optional[Dict[str, Dict[str, Any]]] = None, seed: int = 0,
+                  dt_us: Optional[int] = None) -> "Network":
+        """Build from a spec string or preset name; ``layers`` maps layer names (``conv1``, ``fc1``, ...)
+        to parameter overrides, e.g. ``{"conv1": {"theta_learn": 10, "stdp": {"alpha_minus": -0.002}}}``."""
+        over: Dict[str, Any] = {"seed": seed}
+        if layers:
+            over["layers"] = layers
+        if dt_us is not None:
+            over["dt_us"] = dt_us
+        return cls.from_config(resolve_config(net, over))
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> "Network":
+        """Build from a configuration dict (see :func:`stdpnet.spec.resolve_config`)."""
+        cfg = resolve_config(config)
+        spec = parse_spec(cfg["net"])
+        params = {name: LayerParams().updated(**copy.deepcopy(p)) for name, p in cfg.get("layers", {}).items()}
+        return cls(spec, params, dt_us=cfg.get("dt_us", 1000), seed=cfg.get("seed", 0), config=cfg)
+
+    def _build_plan(self) -> None:
+        """Typed lists referencing every layer's arrays, and parameter tables, for the compiled driver."""
+        L = self.learning_layers
+        self._fparams = np.stack([l.float_params(self.dt_us) for l in L])
+        self._iparams = np.stack([l.int_params(self.dt_us) for l in L])
+
+        def tlist(attr):
+            out = typed.List()
+            for layer in L:
+                out.append(getattr(layer, attr))
+            return out
+
+        self._lists = tuple(tlist(a) for a in (
+            "w", "v_learn", "v_infer", "t_ref", "t_spike_learn", "t_spike_infer", "t_upd_learn",
+            "t_upd_infer", "t_pre", "touched", "touched_mark", "cand_learn", "cand_infer", "spikes", "winners",
+            "decision_map"))
+        self._max_neurons = max(l.n_neurons for l in L)
+        self._n_all = sum(l.n_neurons for l in L)
+        self._top_cap = 4 * L[-1].n_neurons + 1024
+        self._top_buf = np.zeros((self._top_cap, 2), np.int64)
+        self._in_rows = self._max_neurons
+        self._bufs = (np.zeros((self._in_rows, 3), np.int64), np.zeros((self._in_rows, 3), np.int64))
+
+    def refresh_params(self) -> None:
+        """Re-read every layer's parameters (after changing ``layer.params``)."""
+        self._fparams = np.stack([l.float_params(self.dt_us) for l in self.learning_layers])
+        self._iparams = np.stack([l.int_params(self.dt_us) for l in self.learning_layers])
+
+    # ---- properties -------------------------------------------------------------------------
+    @property
+    def sensor_size(self):
+        return self.spec.sensor_size
+
+    @property
+    def top(self) -> LearningLayer:
+        return self.learning_layers[-1]
+
+    def layer(self, name: str) -> LearningLayer:
+        for l in self.learning_layers:
+            if l.name == name:
+                return l
+        raise KeyError(f"no learning layer named {name!r}; layers: {[l.name for l in self.learning_layers]}")
+
+    def set_learning(self, on: bool, layers: Optional[Sequence[str]] = None) -> None:
+        """Switch learning on or off at run time, for all layers or the named ones."""
+        for l in self.learning_layers:
+            if layers is None or l.name in layers:
+                l.set_learning(on)
+        self.refresh_params()
+
+    def add_monitor(self, fn: Callable[[RunResult], None]) -> None:
+        """Call ``fn(result)`` after every chunk; with a monitor, every spike of every layer is recorded."""
+        self._monitors.append(fn)
+
+    def counter_dict(self) -> Dict[str, Dict[str, int]]:
+        return {l.name: {"learning_spikes": int(c[0]), "inference_spikes": int(c[1]), "synops": int(c[2])}
+                for l, c in zip(self.learning_layers, self.counters)}
+
+    # ---- simulation -------------------------------------------------------------------------
+    def run(self, chunk, record: bool = False, reward: Optional[np.ndarray] = None) -> RunResult:
+        """Advance the network through the ticks of ``chunk`` (a :class:`streams.ticks.TickChunk`).
+
+        ``chunk.label`` is the reward signal of R-STDP layers (pass ``reward`` to override, e.g.
+        all -1 to withhold it). Raises if the chunk starts before the network's current tick.
+        """
+        start = int(chunk.start_tick)
+        if start < self.now:
+            raise ValueError(
+                f"chunk starts at tick {start} but the network is already at tick {self.now}: time "
+                "cannot go backwards (start a new stream at or after network.now, or reset the network)"
+            )
+        if chunk.dt_us != self.dt_us:
+            raise ParameterError(f"chunk has dt_us={chunk.dt_us} but the network was built for dt_us={self.dt_us}")
+        record = record or bool(self._monitors)
+        events = chunk.events
+        offsets = np.asarray(chunk.offsets, np.int64)
+        n_ticks = len(offsets) - 1
+        ev_x = events["x"].astype(np.int64)
+        ev_y = events["y"].astype(np.int64)
+        ev_p = events["p"].astype(np.int64)
+        self._check_events(ev_x, ev_y, ev_p)
+        labels = np.asarray(chunk.label if reward is None else reward, np.int64)
+        if len(labels) != n_ticks:
+            raise ValueError(f"chunk has {n_ticks} ticks but {len(labels)} labels")
+        max_per_tick = int(np.max(np.diff(offsets))) if n_ticks else 0
+        if max_per_tick > self._in_rows:
+            self._in_rows = max_per_tick
+            self._bufs = (np.zeros((self._in_rows, 3), np.int64), np.zeros((self._in_rows, 3), np.int64))
+        rec = np.zeros((4 * self._n_all + 4096 if record else 0, 4), np.int64)
+        counts_before = self.counters.copy()
+        top_parts, rec_parts = [], []
+        done = 0
+        while done < n_ticks:
+            ticks_done, n_top, n_rec = K.run_ticks(
+                start + done, ev_x, ev_y, ev_p, offsets[done:], labels[done:], self.input_pool,
+                self._fparams, self._iparams, *self._lists, self.rng_state, self.counters,
+                self._bufs[0], self._bufs[1], self._top_buf, 0, rec, 0, record,
+            )
+            # the buffers always hold at least one tick's spikes, so every call makes progress
+            done += ticks_done
+            top_parts.append(self._top_buf[:n_top].copy())
+            if record:
+                rec_parts.append(rec[:n_rec].copy())
+        self.now = start + n_ticks
+        top = np.concatenate(top_parts) if top_parts else np.zeros((0, 2), np.int64)
+        result = RunResult(start, n_ticks, top[:, 0].copy(), self.top.to_public_index(top[:, 1]),
+                           self.counters - counts_before)
+        if record:
+            r = np.concatenate(rec_parts) if rec_parts else np.zeros((0, 4), np.int64)
+            for li, layer in enumerate(self.learning_layers):
+                sel = r[:, K.REC_LAYER] == li
+                r[sel, K.REC_NEURON] = layer.to_public_index(r[sel, K.REC_NEURON])
+            result.record = r
+        for fn in self._monitors:
+            fn(result)
+        return result
+
+    def step(self, events: np.ndarray, label: int = -1, record: bool = False) -> RunResult:
+        """Advance by exactly one tick (``self.now``), delivering ``events`` in it."""
+        from streams.ticks import TickChunk
+
+        chunk = TickChunk(self.now, self.dt_us, events, np.array([0, len(events)], np.int64),
+                          np.array([-1], np.int64), np.array([label], np.int64))
+        return self.run(chunk, record=record)
+
+    def _check_events(self, x, y, p) -> None:
+        W, H, C = self.sensor_size
+        if len(x) == 0:
+            return
+        bad = (x < 0) | (x >= W) | (y < 0) | (y >= H) | (p < 0) | (p >= C)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"input event {i} (x={x[i]}, y={y[i]}, p={p[i]}) lies outside this network's input "
+                f"{W}x{H}x{C} (spec {self.spec.text!r}); downsample the stream (e.g. "
+                "tonic.transforms.Downsample) or build the network for the sensor's size"
+            )
+
+    # ---- state ------------------------------------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        """Everything needed to resume mid-stream bit-identically."""
+        return {
+            "spec": self.spec.text,
+            "dt_us": self.dt_us,
+            "seed": self.seed,
+            "now": self.now,
+            "rng_state": self.rng_state.copy(),
+            "counters": self.counters.copy(),
+            "layer_params": {l.name: l.params.to_dict() for l in self.learning_layers},
+            "layers": {l.name: l.state_dict() for l in self.learning_layers},
+        }
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        if state.get("spec") != self.spec.text:
+            raise CheckpointError(
+                f"checkpoint is of network {state.get('spec')!r}, but this network is {self.spec.text!r}"
+            )
+        if int(state.get("dt_us", -1)) != self.dt_us:
+            raise CheckpointError(f"checkpoint has dt_us={state.get('dt_us')}, this network {self.dt_us}")
+        for l in self.learning_layers:
+            if l.name not in state["layers"]:
+                raise CheckpointError(f"checkpoint lacks layer {l.name}")
+            l.load_state_dict(state["layers"][l.name])
+            if "layer_params" in state:
+                l.params = LayerParams().updated(**copy.deepcopy(state["layer_params"][l.name]))
+        np.copyto(self.rng_state, np.asarray(state["rng_state"], np.uint64))
+        np.copyto(self.counters, np.asarray(state["counters"], np.int64))
+        self.now = int(state["now"])
+        self.refresh_params()
+
+    def describe(self) -> str:
+        lines = [f"Network {self.spec.text} (dt = {self.dt_us} us, seed {self.seed})"]
+        for l in self.layers:
+            if isinstance(l, Pool):
+                lines.append(f"  {l!r}")
+            else:
+                p = l.params
+                lines.append(f"  {l.describe()}  theta={p.theta_learn}/{p.theta_inference} "
+                             f"r_learn={p.r_learn} r_infer={p.r_infer} alpha-={p.stdp.alpha_minus} "
+                             f"rule={p.rule} learning={p.learning}")
+        return "\n".join(lines)

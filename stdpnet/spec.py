@@ -1,0 +1,203 @@
+"""Network spec strings, presets and configuration files (SPEC sections 5-6).
+
+Notation of the source: ``34x34x2-16C5-P2-128C5-P2-1024-10``:
+``WxHxC`` input; ``nCk`` convolution (n maps, k x k kernel); ``Pk`` spike-forwarding pooling;
+``n`` fully connected WTA layer; a final ``n`` right after a fully connected layer is the
+supervised readout (its class count), not an STDP layer.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from .errors import SpecError
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    kind: str  # 'conv' | 'pool' | 'dense'
+    size: int  # maps / neurons / pooling factor
+    kernel: int = 0
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    text: str
+    input_shape: Tuple[int, int, int]  # (C, H, W)
+    layers: Tuple[LayerSpec, ...]
+    readout_classes: Optional[int] = None
+
+    @property
+    def sensor_size(self) -> Tuple[int, int, int]:
+        c, h, w = self.input_shape
+        return (w, h, c)
+
+    @property
+    def learning_layers(self) -> List[LayerSpec]:
+        return [l for l in self.layers if l.kind != "pool"]
+
+
+_INPUT = re.compile(r"^(\d+)x(\d+)x(\d+)$")
+_CONV = re.compile(r"^(\d+)C(\d+)$")
+_POOL = re.compile(r"^P(\d+)$")
+_DENSE = re.compile(r"^(\d+)$")
+
+
+def parse_spec(text: str) -> NetSpec:
+    """Parse a spec string; raises :class:`SpecError` saying which token is wrong and why."""
+    if not isinstance(text, str) or not text.strip():
+        raise SpecError("empty network spec; expected e.g. '34x34x2-16C5-P2-128C5-P2-1024'")
+    tokens = [t.strip() for t in text.strip().split("-")]
+    m = _INPUT.match(tokens[0])
+    if not m:
+        raise SpecError(f"spec {text!r}: first token {tokens[0]!r} must be the input 'WxHxC', e.g. 34x34x2")
+    w, h, c = (int(g) for g in m.groups())
+    if min(w, h, c) < 1:
+        raise SpecError(f"spec {text!r}: input size must be positive")
+    layers: List[LayerSpec] = []
+    readout = None
+    counts = {"conv": 0, "pool": 0, "dense": 0}
+    for i, tok in enumerate(tokens[1:], start=1):
+        if readout is not None:
+            raise SpecError(f"spec {text!r}: nothing may follow the readout '{readout}' (token {tok!r})")
+        if m := _CONV.match(tok):
+            n, k = int(m.group(1)), int(m.group(2))
+            if layers and layers[-1].kind == "dense":
+                raise SpecError(f"spec {text!r}: convolution {tok!r} after a fully connected layer")
+            kind, size, kernel = "conv", n, k
+        elif m := _POOL.match(tok):
+            kind, size, kernel = "pool", int(m.group(1)), 0
+        elif m := _DENSE.match(tok):
+            n = int(m.group(1))
+            if layers and layers[-1].kind == "dense" and i == len(tokens) - 1:
+                readout = n
+                continue
+            kind, size, kernel = "dense", n, 0
+        else:
+            raise SpecError(
+                f"spec {text!r}: token {tok!r} is not 'nCk' (convolution), 'Pk' (pooling) or 'n' (dense)"
+            )
+        if size < 1 or (kind == "conv" and kernel < 1):
+            raise SpecError(f"spec {text!r}: token {tok!r} needs positive sizes")
+        counts[kind] += 1
+        prefix = {"conv": "conv", "pool": "pool", "dense": "fc"}[kind]
+        layers.append(LayerSpec(kind, size, kernel, f"{prefix}{counts[kind]}"))
+    if not any(l.kind != "pool" for l in layers):
+        raise SpecError(f"spec {text!r}: no learning layer (convolution or dense)")
+    if layers[-1].kind == "pool":
+        raise SpecError(f"spec {text!r}: a network cannot end with pooling")
+    return NetSpec(text.strip(), (c, h, w), tuple(layers), readout)
+
+
+# Per-layer parameters of SPEC section 6 (thresholds, radii, initial weights) and the tuned
+# learning rates (alpha_minus; alpha_plus = -8 alpha_minus). Keys are layer names.
+PRESETS: Dict[str, Dict[str, Any]] = {
+    "mnist_reference": {
+        "net": "28x28x1-16C5-P2-32C5-P2-1000",
+        "dt_us": 1000,
+        "layers": {
+            "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
+            "conv2": {"theta_learn": 30, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.002}},
+            "fc1": {"theta_learn": 30, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.001}},
+        },
+    },
+    "mnist_best": {
+        "net": "28x28x1-16C5-P2-256C5-P2-1000",
+        "dt_us": 1000,
+        "layers": {
+            "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
+            "conv2": {"theta_learn": 30, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.004}},
+            "fc1": {"theta_learn": 30, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.001}},
+        },
+    },
+    "nmnist": {
+        "net": "34x34x2-16C5-P2-128C5-P2-1024",
+        "dt_us": 1000,
+        "layers": {
+            "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
+            "conv2": {"theta_learn": 50, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
+            "fc1": {"theta_learn": 60, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.001}},
+        },
+    },
+    "synthetic": {
+        "net": "16x16x2-8C5-P2-32",
+        "dt_us": 1000,
+        "layers": {
+            "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.004}},
+            "fc1": {"theta_learn": 20, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.002}},
+        },
+    },
+}
+
+
+def default_layer_params(spec: NetSpec) -> Dict[str, Dict[str, Any]]:
+    """SPEC table defaults for an arbitrary spec: first conv like conv1, later convs like conv2
+    (MNIST values), dense layers global WTA without inference inhibition."""
+    out = {}
+    first_conv = True
+    for l in spec.learning_layers:
+        if l.kind == "conv":
+            out[l.name] = {"theta_learn": 8.0 if first_conv else 30.0, "r_learn": 2, "r_infer": 0,
+                           "init_mean": 0.8}
+            first_conv = False
+        else:
+            out[l.name] = {"theta_learn": 30.0, "r_learn": "global", "r_infer": None, "init_mean": 0.67}
+    return out
+
+
+def resolve_config(net: Union[str, Dict[str, Any]], overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """A full configuration dict ``{net, dt_us, seed, layers: {name: params}}`` from a preset name,
+    a spec string or a config dict, with ``overrides`` merged on top (layers merged per key)."""
+    if isinstance(net, dict):
+        base = dict(net)
+        if "net" not in base:
+            raise SpecError("configuration lacks 'net' (a preset name or a spec string)")
+        inner = resolve_config(base.pop("net"))
+        return _merge(_merge(inner, base), overrides or {})
+    if net in PRESETS:
+        cfg = _merge({}, PRESETS[net])
+        cfg["preset"] = net
+    else:
+        try:
+            spec = parse_spec(net)
+        except SpecError as e:
+            raise SpecError(f"{e}\n(known presets: {', '.join(sorted(PRESETS))})") from None
+        cfg = {"net": net, "dt_us": 1000, "layers": default_layer_params(spec)}
+    cfg.setdefault("seed", 0)
+    return _merge(cfg, overrides or {})
+
+
+def load_config_file(path: Union[str, Path]) -> Dict[str, Any]:
+    """Read a TOML configuration (``net = "..."``, ``seed``, ``dt_us``, ``[layers.conv1]`` tables)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SpecError(f"configuration file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"configuration file {path} is not valid TOML: {e}") from None
+    return _none_strings(data)
+
+
+def _none_strings(d):
+    # TOML has no null: the string "none" stands for None (e.g. r_infer = "none").
+    if isinstance(d, dict):
+        return {k: _none_strings(v) for k, v in d.items()}
+    if isinstance(d, str) and d.lower() == "none":
+        return None
+    return d
+
+
+def _merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
+    out = {k: (_merge({}, v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = _merge({}, v) if isinstance(v, dict) else v
+    return out

@@ -1,0 +1,309 @@
+"""Labelled data sets: N-MNIST recordings on disk, MNIST images, and images encoded as events.
+
+A labelled data set here is anything with ``__len__``, ``__getitem__(i) -> (events, label)``, a
+``labels`` array (int64, one per sample, readable without decoding samples), ``classes`` and
+``sensor_size``; :class:`LabelledDataset` adds :meth:`~LabelledDataset.subset` and a stratified
+:meth:`~LabelledDataset.split`. A data set may also declare ``duration_us``: then every sample's
+events lie in ``[0, duration_us)`` and :class:`streams.LabelledStream` gives each sample exactly
+that much stream time.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .events import EventStreamError, SensorSize
+from .readers import NMNIST_SENSOR_SIZE, read_events
+
+PathLike = Union[str, Path]
+
+#: Environment variable naming the shared data folder (overrides the default location).
+DATA_ENV_VAR = "STDPNET_DATA"
+
+
+def data_root() -> Optional[Path]:
+    """The shared data folder, or ``None`` when it is absent.
+
+    ``$STDPNET_DATA`` if set, else ``../shared/data`` relative to the repository root (the folder
+    holding the ``streams`` package). Only an existing directory is returned.
+    """
+    configured = os.environ.get(DATA_ENV_VAR)
+    if configured:
+        candidate = Path(configured).expanduser()
+    else:
+        candidate = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return candidate if candidate.is_dir() else None
+
+
+# --------------------------------------------------------------------------------------------
+# Common behaviour: subsets and stratified splits
+# --------------------------------------------------------------------------------------------
+def stratified_split(
+    labels: Sequence[int], fraction_or_n: Union[float, int], seed: int = 0
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Split sample indices into two disjoint index arrays with the same class proportions.
+
+    ``fraction_or_n``: a float in (0, 1) is the fraction of every class that goes to the first
+    part; an int is the total size of the first part, shared among classes in proportion to their
+    size (largest remainders get the leftover samples). The choice within each class is random
+    with ``seed``; both returned arrays are sorted (shuffle the stream, not the split).
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    if isinstance(fraction_or_n, (float, np.floating)):
+        if not 0.0 < fraction_or_n < 1.0:
+            raise ValueError(f"a split fraction must be in (0, 1), got {fraction_or_n}")
+        target = fraction_or_n * counts
+    elif isinstance(fraction_or_n, (int, np.integer)):
+        if not 0 <= fraction_or_n <= n:
+            raise ValueError(f"a split size must be in [0, {n}], got {fraction_or_n}")
+        target = fraction_or_n * counts / max(n, 1)
+    else:
+        raise TypeError(f"fraction_or_n must be a float fraction or an int count, got {fraction_or_n!r}")
+    per_class = np.floor(target).astype(np.int64)
+    wanted = int(round(float(target.sum())))
+    leftover = wanted - int(per_class.sum())
+    if leftover > 0:  # largest remainders first, ties by class order
+        order = np.argsort(-(target - per_class), kind="stable")
+        per_class[order[:leftover]] += 1
+    rng = np.random.default_rng(seed)
+    first = []
+    for cls, k in zip(classes, per_class):
+        members = np.flatnonzero(labels == cls)
+        first.append(rng.choice(members, size=int(k), replace=False))
+    first_indices = np.sort(np.concatenate(first)) if first else np.zeros(0, np.int64)
+    mask = np.ones(n, dtype=bool)
+    mask[first_indices] = False
+    return first_indices.astype(np.int64), np.flatnonzero(mask).astype(np.int64)
+
+
+class LabelledDataset:
+    """Mixin for labelled data sets: :meth:`subset` and stratified :meth:`split`.
+
+    Subclasses provide ``__len__``, ``__getitem__``, ``labels`` and ``sensor_size``.
+    """
+
+    labels: np.ndarray
+    sensor_size: SensorSize
+
+    @property
+    def classes(self) -> List[int]:
+        """Sorted distinct labels."""
+        return [int(c) for c in np.unique(self.labels)]
+
+    def subset(self, indices: Sequence[int]) -> "Subset":
+        """A view on the samples ``indices`` (in that order), re-indexed from 0."""
+        return Subset(self, indices)
+
+    def split(self, fraction_or_n: Union[float, int], seed: int = 0) -> Tuple["Subset", "Subset"]:
+        """Two disjoint subset views, stratified by class; see :func:`stratified_split`.
+
+        Their ``indices`` attributes are the index lists into this data set.
+        """
+        first, second = stratified_split(self.labels, fraction_or_n, seed)
+        return Subset(self, first), Subset(self, second)
+
+
+class Subset(LabelledDataset):
+    """The samples ``indices`` of ``dataset``, as a labelled data set of its own."""
+
+    def __init__(self, dataset, indices: Sequence[int]):
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(dataset)
+        if len(indices) and (indices.min() < -n or indices.max() >= n):
+            raise IndexError(f"subset indices must be in [0, {n}), got range [{indices.min()}, {indices.max()}]")
+        self.dataset = dataset
+        self.indices = np.where(indices < 0, indices + n, indices)
+        self.labels = np.asarray(dataset.labels)[self.indices]
+        self.sensor_size = dataset.sensor_size
+        if hasattr(dataset, "duration_us"):
+            self.duration_us = dataset.duration_us
+
+    @property
+    def paths(self) -> List[Path]:
+        """File of each sample, when the underlying data set has files."""
+        return [self.dataset.paths[i] for i in self.indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int):
+        return self.dataset[int(self.indices[i])]
+
+    def __repr__(self) -> str:
+        return f"Subset({self.dataset!r}, {len(self)} samples)"
+
+
+# --------------------------------------------------------------------------------------------
+# N-MNIST
+# --------------------------------------------------------------------------------------------
+class NMNISTFolder(LabelledDataset):
+    """N-MNIST recordings in the official layout ``root/<digit>/<id>.bin`` (e.g. ``N-MNIST/Train``).
+
+    Files are listed once, sorted by digit then file name, so indices are deterministic.
+    ``dataset[i]`` reads recording ``i`` and returns ``(events, label)``; timestamps are as recorded
+    (microseconds from the start of the recording). ``on_bad`` is passed to
+    :func:`streams.read_events`.
+    """
+
+    sensor_size: SensorSize = NMNIST_SENSOR_SIZE
+
+    def __init__(self, root: PathLike, on_bad: str = "raise"):
+        root = Path(root)
+        if not root.is_dir():
+            raise EventStreamError(f"{root}: N-MNIST folder not found (expected root/<digit>/<id>.bin).")
+        digit_dirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name.isdigit())
+        if not digit_dirs:
+            hint = ""
+            splits = [d.name for d in root.iterdir() if d.is_dir() and d.name in ("Train", "Test")]
+            if splits:
+                hint = f" It has {splits}: pass {root / splits[0]} instead."
+            raise EventStreamError(
+                f"{root}: not an N-MNIST folder: no digit sub-folders 0..9 holding .bin files.{hint}"
+            )
+        paths: List[Path] = []
+        labels: List[int] = []
+        for digit_dir in digit_dirs:
+            files = sorted(digit_dir.glob("*.bin"))
+            paths.extend(files)
+            labels.extend([int(digit_dir.name)] * len(files))
+        if not paths:
+            raise EventStreamError(f"{root}: the digit folders hold no .bin recordings.")
+        self.root = root
+        self.on_bad = on_bad
+        self.paths: List[Path] = paths
+        self.labels = np.asarray(labels, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> Tuple[np.ndarray, int]:
+        events, _ = read_events(self.paths[i], sensor_size=self.sensor_size, on_bad=self.on_bad)
+        return events, int(self.labels[i])
+
+    def __repr__(self) -> str:
+        return f"NMNISTFolder({str(self.root)!r}, {len(self)} recordings, classes {self.classes})"
+
+
+def is_nmnist_folder(path: PathLike) -> bool:
+    """True if ``path`` is a directory with at least one digit sub-folder holding a .bin file."""
+    path = Path(path)
+    if not path.is_dir():
+        return False
+    return any(d.is_dir() and d.name.isdigit() and any(d.glob("*.bin")) for d in path.iterdir())
+
+
+# --------------------------------------------------------------------------------------------
+# MNIST images
+# --------------------------------------------------------------------------------------------
+_IDX_DTYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def read_idx(path: PathLike) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzip-compressed or not, into an ndarray.
+
+    Layout: two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
+    0x0D float32, 0x0E float64), the number of dimensions, each dimension as a big-endian uint32,
+    then the data, big-endian, row-major. Multi-byte types are returned in native byte order.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EventStreamError(f"{path}: IDX file not found.")
+    with open(path, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
+    try:
+        opener = gzip.open if compressed else open
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as error:
+        raise EventStreamError(f"{path}: cannot decompress gzip IDX file: {error}") from error
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise EventStreamError(
+            f"{path}: not an IDX file: the header must be 0x00 0x00 <type code> <ndim>, got {data[:4]!r}."
+        )
+    dtype, ndim = _IDX_DTYPES[data[2]], data[3]
+    header_bytes = 4 + 4 * ndim
+    shape = tuple(int(v) for v in np.frombuffer(data[4:header_bytes], dtype=">u4"))
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(data) - header_bytes != expected:
+        raise EventStreamError(
+            f"{path}: truncated or corrupt IDX file: shape {shape} of {dtype} needs {expected} data "
+            f"bytes, found {len(data) - header_bytes}."
+        )
+    array = np.frombuffer(data, dtype=dtype, offset=header_bytes).reshape(shape)
+    return array.astype(dtype.newbyteorder("="), copy=True)
+
+
+class MNISTImages:
+    """MNIST-style images and labels from a pair of IDX files (gzip or not).
+
+    ``images``: uint8 array (N, 28, 28), row 0 at the top; ``labels``: int64 array (N,).
+    ``dataset[i]`` is ``(image, label)``. Encode them as events with :class:`EncodedImages`.
+    """
+
+    def __init__(self, images_path: PathLike, labels_path: PathLike):
+        images = read_idx(images_path)
+        labels = read_idx(labels_path)
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise EventStreamError(f"{images_path}: expected uint8 images of shape (N, H, W), got {images.dtype} {images.shape}.")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise EventStreamError(
+                f"{labels_path}: {labels.shape} labels do not match the {len(images)} images of {images_path}."
+            )
+        self.images = images
+        self.labels = labels.astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> Tuple[np.ndarray, int]:
+        return self.images[i], int(self.labels[i])
+
+
+class EncodedImages(LabelledDataset):
+    """A lazy labelled data set of events made by encoding images on demand.
+
+    ``images``: (N, H, W) array, uint8 (scaled by 1/255) or float in [0, 1]. ``encoder``: a
+    callable ``encoder(image, rng) -> events`` with a ``duration_us`` attribute (see
+    :mod:`streams.encoders`). Sample ``i`` is encoded with ``numpy.random.default_rng([seed, i])``,
+    so it is the same whatever order samples are read in. ``sensor_size`` is ``(W, H, 1)``.
+    """
+
+    def __init__(self, images: np.ndarray, labels: Sequence[int], encoder: Callable, seed: int = 0):
+        images = np.asarray(images)
+        labels = np.asarray(labels, dtype=np.int64)
+        if images.ndim != 3:
+            raise ValueError(f"images must have shape (N, H, W), got {images.shape}")
+        if len(labels) != len(images):
+            raise ValueError(f"{len(labels)} labels for {len(images)} images")
+        self.images = images
+        self.labels = labels
+        self.encoder = encoder
+        self.seed = int(seed)
+        self.sensor_size: SensorSize = (images.shape[2], images.shape[1], 1)
+        self.duration_us = int(encoder.duration_us)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> Tuple[np.ndarray, int]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"sample {i} out of range for {len(self)} images")
+        i = i % len(self)
+        rng = np.random.default_rng([self.seed, i])
+        return self.encoder(self.images[i], rng), int(self.labels[i])
+
+    def __repr__(self) -> str:
+        return f"EncodedImages({len(self)} images, {self.encoder!r}, seed={self.seed})"

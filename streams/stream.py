@@ -1,0 +1,197 @@
+"""One continuous event stream from a labelled data set (SPEC section 1).
+
+The network never sees where a sample ends: :class:`LabelledStream` lays samples end to end on a
+single time axis (optionally separated by silent gaps) and yields them lazily as
+:class:`Segment` objects, whose events are already in stream time. Labels travel beside the
+events, for the readout only. Nothing is materialised: memory does not grow with stream length.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .events import EVENT_DTYPE, EventStreamError, SensorSize, as_events
+
+TimeScale = Union[float, Tuple[float, float]]
+
+# Distinct spawn keys, so the time-scale and shuffle generators never share a random stream.
+_TIME_SCALE_KEY = 1
+_SHUFFLE_KEY = 2
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One sample placed in the stream.
+
+    ``index``: position of the sample in the stream (0, 1, 2, ... over all epochs);
+    ``label``: its label; ``[t_start, t_end)``: the stream time it occupies (microseconds);
+    ``events``: its :data:`EVENT_DTYPE` events in stream time, sorted, all within
+    ``[t_start, t_end)``; ``dataset_index``: which sample of the data set it is;
+    ``time_scale``: the factor its times were multiplied by.
+    """
+
+    index: int
+    label: int
+    t_start: int
+    t_end: int
+    events: np.ndarray
+    dataset_index: int = -1
+    time_scale: float = 1.0
+
+    @property
+    def duration_us(self) -> int:
+        return self.t_end - self.t_start
+
+
+class LabelledStream:
+    """Lay the samples of a labelled data set end to end in one continuous stream.
+
+    Parameters
+    ----------
+    dataset:
+        ``dataset[i] -> (events, label)`` and ``len(dataset)``; e.g. :class:`NMNISTFolder`,
+        :class:`EncodedImages`, :class:`SyntheticBars`, a :class:`Subset`. If it has an integer
+        ``duration_us`` attribute, every sample lasts exactly that long (events in
+        ``[0, duration_us)``); otherwise a sample lasts from its time origin to its last event
+        plus 1 us.
+    indices:
+        the samples to play, in order (default: all, in data set order).
+    gap_us:
+        silent stream time inserted after every sample (microseconds, >= 0).
+    time_scale:
+        factor multiplying every event time of a sample (relative to its origin) and its duration:
+        a float, or a ``(low, high)`` range from which each sample draws its own factor uniformly
+        (the source's x0.1 to x1.9 presentation-time experiment). Scaled times are floored to
+        whole microseconds; durations are rounded up.
+    transform:
+        any callable ``events -> events`` applied to each sample's events before they are placed
+        (e.g. ``tonic.transforms.Denoise(filter_time=10_000)``). It sees the events as read (not
+        yet aligned or scaled); its output is stably sorted by time if needed, and events it moves
+        outside the sample's time window are dropped.
+    align:
+        the time origin of a sample without ``duration_us``: ``"zero"`` (default) puts the
+        sample's first event at its start (recordings with absolute timestamps become usable);
+        ``"none"`` keeps recorded times, i.e. origin at t = 0 (events must have t >= 0).
+    epochs:
+        how many times the index order is played.
+    shuffle, seed:
+        if ``shuffle``, each epoch plays the indices in a fresh random order drawn from
+        ``(seed, epoch)``. ``seed`` also seeds the per-sample time scales, drawn from
+        ``(seed, stream position)``: iterating twice gives the same stream.
+    sensor_size:
+        the stream's sensor size, if a transform changes it (default: ``dataset.sensor_size``).
+
+    Iterating yields :class:`Segment` objects one at a time, reading each sample only when it is
+    reached; ``len(stream)`` is the number of segments.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        indices: Optional[Sequence[int]] = None,
+        gap_us: int = 0,
+        time_scale: TimeScale = 1.0,
+        transform: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+        align: str = "zero",
+        epochs: int = 1,
+        shuffle: bool = False,
+        seed: int = 0,
+        sensor_size: Optional[SensorSize] = None,
+    ):
+        if align not in ("zero", "none"):
+            raise ValueError(f"align must be 'zero' or 'none', got {align!r}")
+        if int(gap_us) != gap_us or gap_us < 0:
+            raise ValueError(f"gap_us must be a whole number of microseconds >= 0, got {gap_us}")
+        if int(epochs) != epochs or epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {epochs}")
+        self.time_scale_range = self._check_time_scale(time_scale)
+        self.dataset = dataset
+        n = len(dataset)
+        self.indices = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= n):
+            raise IndexError(f"indices must be in [0, {n}) for a data set of {n} samples")
+        self.gap_us = int(gap_us)
+        self.time_scale = time_scale
+        self.transform = transform
+        self.align = align
+        self.epochs = int(epochs)
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.sensor_size = tuple(sensor_size) if sensor_size is not None else tuple(dataset.sensor_size)
+        duration = getattr(dataset, "duration_us", None)
+        self.sample_duration_us: Optional[int] = None if duration is None else int(duration)
+
+    @staticmethod
+    def _check_time_scale(time_scale: TimeScale) -> Tuple[float, float]:
+        if np.isscalar(time_scale):
+            low = high = float(time_scale)
+        else:
+            low, high = (float(v) for v in time_scale)
+        if not (0.0 < low <= high and math.isfinite(high)):
+            raise ValueError(f"time_scale must be a positive float or a (low, high) range, got {time_scale!r}")
+        return low, high
+
+    def __len__(self) -> int:
+        return len(self.indices) * self.epochs
+
+    def order(self, epoch: int) -> np.ndarray:
+        """Data set indices played in ``epoch`` (0-based), shuffled if ``shuffle``."""
+        if not self.shuffle:
+            return self.indices
+        return np.random.default_rng([self.seed, _SHUFFLE_KEY, epoch]).permutation(self.indices)
+
+    def scale_for(self, position: int) -> float:
+        """Time-scale factor of the sample at stream position ``position``."""
+        low, high = self.time_scale_range
+        if low == high:
+            return low
+        return float(np.random.default_rng([self.seed, _TIME_SCALE_KEY, position]).uniform(low, high))
+
+    def __iter__(self) -> Iterator[Segment]:
+        cursor = 0
+        position = 0
+        for epoch in range(self.epochs):
+            for dataset_index in self.order(epoch):
+                events, label = self.dataset[int(dataset_index)]
+                segment = self._place(events, int(label), cursor, position, int(dataset_index))
+                yield segment
+                cursor = segment.t_end + self.gap_us
+                position += 1
+
+    def _place(self, events: np.ndarray, label: int, t_start: int, position: int, dataset_index: int) -> Segment:
+        """Window, transform, scale and shift one sample's events to start at ``t_start``."""
+        source = f"sample {dataset_index} of {type(self.dataset).__name__}"
+        events = as_events(np.asarray(events), source=source)
+        if len(events) > 1 and np.any(np.diff(events["t"]) < 0):
+            raise EventStreamError(f"{source}: events are not sorted by time; the data set must sort them.")
+        if self.sample_duration_us is not None:
+            origin, duration = 0, self.sample_duration_us
+        elif len(events) == 0:
+            origin, duration = 0, 0
+        else:
+            origin = int(events["t"][0]) if self.align == "zero" else 0
+            duration = int(events["t"][-1]) - origin + 1
+        if self.transform is not None:
+            events = as_events(np.asarray(self.transform(events)), source=f"transform of {source}")
+            if len(events) > 1 and np.any(np.diff(events["t"]) < 0):
+                events = events[np.argsort(events["t"], kind="stable")]
+        relative = events["t"] - origin
+        inside = (relative >= 0) & (relative < duration)
+        if not inside.all():
+            if self.transform is None:
+                raise EventStreamError(
+                    f"{source}: {int((~inside).sum())} event(s) outside [0, {duration}) us relative to its "
+                    "origin (negative timestamps with align='none', or beyond the data set's duration_us)"
+                )
+            events, relative = events[inside], relative[inside]
+        scale = self.scale_for(position)
+        if scale != 1.0:
+            relative = np.floor(relative * scale).astype(np.int64)
+            duration = math.ceil(duration * scale) if duration else 0
+        placed = np.empty(len(events), dtype=EVENT_DTYPE)
+        placed["x"], placed["y"], placed["p"] = events["x"], events["y"], events["p"]
+        placed["t"] = relative + t_start
+        return Segment(position, label, t_start, t_start + duration, placed, dataset_index, scale)

@@ -1,0 +1,172 @@
+"""Clock ticks: the unit of time of the simulator (SPEC section 1).
+
+Stream time is cut into ticks of ``dt_us`` microseconds: tick ``k`` covers
+``[k * dt_us, (k + 1) * dt_us)`` and receives every event with ``t // dt_us == k``. Ticks run from
+tick 0 without holes; ticks in silent gaps are included, with no events. A tick belongs to the
+sample (stream position) whose ``[t_start, t_end)`` contains the tick's START, or to none (-1).
+
+:func:`tick_chunks` turns a stream of :class:`streams.Segment` into :class:`TickChunk` batches (the
+form the simulator consumes); :func:`ticks` yields the same ticks one :class:`Tick` at a time.
+Both are vectorised with ``np.searchsorted`` (no loop over events) and lazy (memory bounded by
+one chunk, whatever the stream length).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator, List, Tuple
+
+import numpy as np
+
+from .events import EVENT_DTYPE, EventStreamError
+
+
+@dataclass
+class TickChunk:
+    """A run of consecutive ticks of ``dt_us`` microseconds, in compressed form.
+
+    Tick ``k`` covers stream time ``[k*dt_us, (k+1)*dt_us)``. ``events[offsets[i]:offsets[i+1]]``
+    are the events of tick ``start_tick + i`` (EVENT_DTYPE, stream time, sorted).
+    ``sample[i]`` is the index (in the stream) of the sample whose interval contains the tick's
+    start, -1 in a silent gap; ``label[i]`` its label, -1 where there is none.
+    """
+
+    start_tick: int
+    dt_us: int
+    events: np.ndarray
+    offsets: np.ndarray
+    sample: np.ndarray
+    label: np.ndarray
+
+    @property
+    def n_ticks(self) -> int:
+        return len(self.offsets) - 1
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One tick: ``index`` k, ``t_start = k * dt_us`` (microseconds), its ``events`` (sorted,
+    stream time), and the stream position ``sample`` and ``label`` of the sample containing
+    ``t_start`` (-1 in a gap)."""
+
+    index: int
+    t_start: int
+    events: np.ndarray
+    sample: int
+    label: int
+
+
+class _PendingTicks:
+    """Events and sample intervals received but not yet emitted as ticks."""
+
+    def __init__(self, dt_us: int):
+        self.dt_us = dt_us
+        self.next_tick = 0
+        self.event_arrays: List[np.ndarray] = []
+        self.intervals: List[Tuple[int, int, int, int]] = []  # (t_start, t_end, index, label)
+
+    def add(self, t_start: int, t_end: int, index: int, label: int, events: np.ndarray) -> None:
+        if len(events):
+            self.event_arrays.append(events)
+        self.intervals.append((t_start, t_end, index, label))
+
+    def emit(self, end_tick: int, max_ticks: int) -> Iterator[TickChunk]:
+        """Yield ticks ``[next_tick, end_tick)`` as chunks of at most ``max_ticks`` ticks."""
+        if end_tick <= self.next_tick:
+            return
+        dt = self.dt_us
+        if len(self.event_arrays) == 1:
+            events = self.event_arrays[0]
+        elif self.event_arrays:
+            events = np.concatenate(self.event_arrays)
+        else:
+            events = np.zeros(0, dtype=EVENT_DTYPE)
+        times = events["t"]
+        interval_table = np.asarray(self.intervals, dtype=np.int64).reshape(-1, 4)
+        starts, ends, indices, labels = interval_table.T
+        first_event = 0
+        for chunk_start in range(self.next_tick, end_tick, max_ticks):
+            chunk_end = min(chunk_start + max_ticks, end_tick)
+            tick_edges_us = np.arange(chunk_start, chunk_end + 1, dtype=np.int64) * dt
+            edges = np.searchsorted(times, tick_edges_us, side="left")
+            tick_starts_us = tick_edges_us[:-1]
+            owner = np.searchsorted(starts, tick_starts_us, side="right") - 1
+            owner_clipped = np.maximum(owner, 0)
+            inside = (owner >= 0) & (tick_starts_us < ends[owner_clipped])
+            yield TickChunk(
+                start_tick=chunk_start,
+                dt_us=dt,
+                events=events[edges[0]:edges[-1]],
+                offsets=edges - edges[0],
+                sample=np.where(inside, indices[owner_clipped], -1),
+                label=np.where(inside, labels[owner_clipped], -1),
+            )
+            first_event = int(edges[-1])
+        self.next_tick = end_tick
+        remaining = events[first_event:]
+        self.event_arrays = [remaining.copy()] if len(remaining) else []
+        horizon_us = end_tick * dt  # intervals ending by then cannot own later ticks
+        self.intervals = [iv for iv in self.intervals if iv[1] > horizon_us]
+
+
+def _check_segment(segment, previous_end: int) -> None:
+    t_start, t_end, events = int(segment.t_start), int(segment.t_end), segment.events
+    where = f"stream segment {segment.index}"
+    if t_start < previous_end or t_end < t_start:
+        raise EventStreamError(
+            f"{where}: interval [{t_start}, {t_end}) us overlaps the previous segment (ending at "
+            f"{previous_end} us) or is reversed; segments must follow each other in time."
+        )
+    if len(events):
+        times = events["t"]
+        if times[0] < t_start or times[-1] >= t_end or np.any(np.diff(times) < 0):
+            raise EventStreamError(
+                f"{where}: events must be sorted and within [{t_start}, {t_end}) us, got "
+                f"[{times.min()}, {times.max()}] us."
+            )
+
+
+def tick_chunks(
+    segments: Iterable,
+    dt_us: int = 1000,
+    max_ticks: int = 1000,
+    min_ticks: int = 1,
+) -> Iterator[TickChunk]:
+    """Cut a stream of segments into :class:`TickChunk` batches of consecutive ticks.
+
+    ``segments``: :class:`streams.Segment` objects (e.g. a :class:`streams.LabelledStream`) in
+    stream order, non-overlapping. Chunks cover ticks 0, 1, 2, ... without gaps, up to the tick
+    containing the last segment's end. A chunk ends where a sample ends (at tick
+    ``t_end // dt_us``: the tick that straddles a sample's end goes with the next chunk, as later
+    events may still fall in it) once at least ``min_ticks`` ticks are waiting; chunks longer than
+    ``max_ticks`` are split. So with the defaults, one chunk per sample (split if longer than
+    ``max_ticks``); raise ``min_ticks`` to batch several short samples per chunk.
+    """
+    dt_us, max_ticks, min_ticks = int(dt_us), int(max_ticks), int(min_ticks)
+    if dt_us <= 0 or max_ticks <= 0 or min_ticks <= 0:
+        raise ValueError(f"dt_us, max_ticks and min_ticks must be positive, got {dt_us}, {max_ticks}, {min_ticks}")
+    pending = _PendingTicks(dt_us)
+    previous_end = 0
+    for segment in segments:
+        _check_segment(segment, previous_end)
+        previous_end = int(segment.t_end)
+        pending.add(int(segment.t_start), previous_end, int(segment.index), int(segment.label), segment.events)
+        complete_ticks = previous_end // dt_us  # no later segment can add events to these
+        if complete_ticks - pending.next_tick >= min_ticks:
+            yield from pending.emit(complete_ticks, max_ticks)
+    last_tick = -(-previous_end // dt_us)  # every tick starting before the end of the stream
+    yield from pending.emit(last_tick, max_ticks)
+
+
+def ticks(segments: Iterable, dt_us: int = 1000) -> Iterator[Tick]:
+    """Yield the stream's ticks one at a time (same ticks as :func:`tick_chunks`)."""
+    for chunk in tick_chunks(segments, dt_us=dt_us, max_ticks=4096):
+        offsets = chunk.offsets
+        for i in range(chunk.n_ticks):
+            k = chunk.start_tick + i
+            yield Tick(
+                index=k,
+                t_start=k * chunk.dt_us,
+                events=chunk.events[offsets[i]:offsets[i + 1]],
+                sample=int(chunk.sample[i]),
+                label=int(chunk.label[i]),
+            )
