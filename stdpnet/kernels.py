@@ -231,10 +231,19 @@ def _decay(v, t_upd, i, now, tau):
 
 
 @njit(cache=True)
-def _add_into(v, start, wk):
-    """``v[start:start+len(wk)] += wk``; a slice ``wk`` tells LLVM it cannot alias ``v``, so the loop vectorises."""
+def _add_into(v, wk):
+    """``v += wk`` on equally long slices (explicit loop: numba's array expression is slower here)."""
     for f in range(wk.shape[0]):
-        v[start + f] += wk[f]
+        v[f] += wk[f]
+
+
+@njit(cache=True)
+def _add_into_both(v_learn, v_infer, wk):
+    """``v_learn += wk; v_infer += wk`` on equally long slices, loading each weight once."""
+    for f in range(wk.shape[0]):
+        wv = wk[f]
+        v_learn[f] += wv
+        v_infer[f] += wv
 
 
 @njit(cache=True, fastmath=True)
@@ -301,8 +310,9 @@ def layer_tick(
                 synops += n_maps
                 if plain:
                     if learning:
-                        _add_into(v_learn, nbase, wk)
-                    _add_into(v_infer, nbase, wk)
+                        _add_into_both(v_learn[nbase:nbase + n_maps], v_infer[nbase:nbase + n_maps], wk)
+                    else:
+                        _add_into(v_infer[nbase:nbase + n_maps], wk)
                 else:
                     for f in range(n_maps):
                         i = nbase + f

@@ -27,7 +27,7 @@ def describe(path: Union[str, Path], sensor_size: Optional[SensorSize] = None) -
     ``[W, H, P]``, ``duration_us`` (last - first timestamp + 1) and ``mean_rate_hz``
     (events per second over that span). ``sensor_size`` is passed to :func:`streams.read_events`.
 
-    Folder ``root/<digit>/*.bin``: also ``samples`` and ``classes`` (with ``samples_per_class``);
+    Folder ``root/<digit>/*.bin``: also ``samples`` and ``classes`` (the number of classes; with ``class_labels`` and ``samples_per_class``);
     ``events`` and ``duration_us`` are totals over all recordings (every file is decoded: about
     0.3 s per 800 N-MNIST recordings), ``mean_rate_hz`` their ratio.
     """
@@ -50,7 +50,8 @@ def describe(path: Union[str, Path], sensor_size: Optional[SensorSize] = None) -
             "path": str(path),
             "format": "nmnist-folder",
             "samples": len(dataset),
-            "classes": [int(c) for c in classes],
+            "classes": int(len(classes)),
+            "class_labels": [int(c) for c in classes],
             "samples_per_class": {int(c): int(n) for c, n in zip(classes, counts)},
             "events": int(n_events),
             "sensor": list(dataset.sensor_size),

@@ -77,6 +77,9 @@ class LabelledStream:
         ``"none"`` keeps recorded times, i.e. origin at t = 0 (events must have t >= 0).
     epochs:
         how many times the index order is played.
+    start_us:
+        Stream time at which the first sample starts (default 0); a second pass over data can
+        continue the clock of a network that has already run.
     shuffle, seed:
         if ``shuffle``, each epoch plays the indices in a fresh random order drawn from
         ``(seed, epoch)``. ``seed`` also seeds the per-sample time scales, drawn from
@@ -100,6 +103,7 @@ class LabelledStream:
         shuffle: bool = False,
         seed: int = 0,
         sensor_size: Optional[SensorSize] = None,
+        start_us: int = 0,
     ):
         if align not in ("zero", "none"):
             raise ValueError(f"align must be 'zero' or 'none', got {align!r}")
@@ -120,6 +124,9 @@ class LabelledStream:
         self.epochs = int(epochs)
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
+        if int(start_us) < 0:
+            raise ValueError(f"start_us must be >= 0, got {start_us}")
+        self.start_us = int(start_us)
         self.sensor_size = tuple(sensor_size) if sensor_size is not None else tuple(dataset.sensor_size)
         duration = getattr(dataset, "duration_us", None)
         self.sample_duration_us: Optional[int] = None if duration is None else int(duration)
@@ -151,7 +158,7 @@ class LabelledStream:
         return float(np.random.default_rng([self.seed, _TIME_SCALE_KEY, position]).uniform(low, high))
 
     def __iter__(self) -> Iterator[Segment]:
-        cursor = 0
+        cursor = self.start_us
         position = 0
         for epoch in range(self.epochs):
             for dataset_index in self.order(epoch):

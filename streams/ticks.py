@@ -134,7 +134,8 @@ def tick_chunks(
     """Cut a stream of segments into :class:`TickChunk` batches of consecutive ticks.
 
     ``segments``: :class:`streams.Segment` objects (e.g. a :class:`streams.LabelledStream`) in
-    stream order, non-overlapping. Chunks cover ticks 0, 1, 2, ... without gaps, up to the tick
+    stream order, non-overlapping. Chunks cover ticks from the one containing the first segment's
+    start (0 for a stream starting at 0) without gaps, up to the tick
     containing the last segment's end. A chunk ends where a sample ends (at tick
     ``t_end // dt_us``: the tick that straddles a sample's end goes with the next chunk, as later
     events may still fall in it) once at least ``min_ticks`` ticks are waiting; chunks longer than
@@ -146,7 +147,12 @@ def tick_chunks(
         raise ValueError(f"dt_us, max_ticks and min_ticks must be positive, got {dt_us}, {max_ticks}, {min_ticks}")
     pending = _PendingTicks(dt_us)
     previous_end = 0
+    first = True
     for segment in segments:
+        if first:  # a stream may start late (e.g. a second pass continuing the clock of the first)
+            pending.next_tick = int(segment.t_start) // dt_us
+            previous_end = int(segment.t_start)
+            first = False
         _check_segment(segment, previous_end)
         previous_end = int(segment.t_end)
         pending.add(int(segment.t_start), previous_end, int(segment.index), int(segment.label), segment.events)

@@ -41,7 +41,7 @@ def test_describe_nmnist_folder(nmnist_train):
     info = streams.describe(nmnist_train)
     assert time.perf_counter() - start < 2.0
     assert info["format"] == "nmnist-folder"
-    assert info["samples"] == 800 and info["classes"] == list(range(10))
+    assert info["samples"] == 800 and info["classes"] == 10 and info["class_labels"] == list(range(10))
     assert info["events"] == 3281009
     assert sum(p.stat().st_size for p in nmnist_train.glob("*/*.bin")) // 5 == info["events"]
     assert info["sensor"] == [34, 34, 2]

@@ -1,0 +1,92 @@
+"""Simulator benchmark (issue: training >= 100k input events/s on the N-MNIST network, inference
+>= 2x that). Recordings are laid end to end at ``dt``, read ahead of timing so the figures measure
+the simulator; reading throughput is :mod:`benchmarks.bench_streams`' job."""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+import streams
+from . import kernels as K
+from .metrics import PassStats, peak_rss_mb
+from .network import Network
+from .sources import open_source
+
+
+def _time_pass(net: Network, chunks) -> PassStats:
+    stats = PassStats([l.name for l in net.learning_layers])
+    for chunk in chunks:
+        t0 = time.perf_counter()
+        result = net.run(chunk)
+        stats.add_chunk(len(chunk.events), chunk.n_ticks, time.perf_counter() - t0, result.counts)
+        stats.samples += 1
+    return stats
+
+
+def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Optional[int] = None,
+                    seed: int = 0) -> Dict[str, Any]:
+    """Train one pass (learning on in all layers), then one inference pass (learning off) over the
+    same recordings; returns the figures of SPEC section 10 plus the first call's compile time."""
+    if data is None:
+        root = streams.data_root()
+        data = f"nmnist:{root / 'nmnist' / 'Train'}" if root and (root / "nmnist" / "Train").is_dir() else "synthetic"
+    source = open_source(data, seed=seed)
+    indices = np.arange(len(source.dataset))
+    if samples is not None:
+        indices = indices[: int(samples)]
+    t0 = time.perf_counter()
+    network = Network.from_spec(net, seed=seed)
+    if tuple(source.sensor_size) != tuple(network.sensor_size):
+        raise ValueError(f"data sensor {source.sensor_size} does not match network input {network.sensor_size}")
+    # first call: JIT compilation, or loading numba's on-disk cache
+    warm = next(iter(streams.tick_chunks(streams.LabelledStream(source.dataset, indices=indices[:1]), dt_us=network.dt_us)))
+    network.run(warm)
+    compile_s = time.perf_counter() - t0
+    cache_hits = sum(K.run_ticks.stats.cache_hits.values())
+    network = Network.from_spec(net, seed=seed)  # fresh, untouched network for the timed passes
+    stream = streams.LabelledStream(source.dataset, indices=indices)
+    chunks = list(streams.tick_chunks(stream, dt_us=network.dt_us))
+    train = _time_pass(network, chunks)
+    network.set_learning(False)
+    shift = network.now
+    infer_chunks = [type(c)(c.start_tick + shift, c.dt_us, c.events, c.offsets, c.sample, c.label) for c in chunks]
+    infer = _time_pass(network, infer_chunks)
+    tr, inf = train.summary(network.dt_us), infer.summary(network.dt_us)
+    return {
+        "net": network.spec.text,
+        "data": source.text,
+        "samples": int(len(indices)),
+        "events": train.events,
+        "dt_us": network.dt_us,
+        "train_events_per_s": tr["events_per_s"],
+        "infer_events_per_s": inf["events_per_s"],
+        "infer_over_train": inf["events_per_s"] / max(tr["events_per_s"], 1e-9),
+        "realtime_factor": tr["realtime_factor"],
+        "infer_realtime_factor": inf["realtime_factor"],
+        "synops_per_s": tr["synops_per_s"],
+        "train_wall_s": tr["wall_s"],
+        "infer_wall_s": inf["wall_s"],
+        "spikes_per_sample_train": tr["spikes_per_sample"],
+        "spikes_per_sample_infer": inf["spikes_per_sample"],
+        "compile_s": compile_s,
+        "compile_from_cache": bool(cache_hits),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def format_bench(r: Dict[str, Any]) -> str:
+    lines = [
+        f"network {r['net']}  data {r['data']}  ({r['samples']} samples, {r['events']:,} events, dt {r['dt_us']} us)",
+        f"first call (JIT{' from disk cache' if r['compile_from_cache'] else ' compile'}): {r['compile_s']:.2f} s",
+        f"training : {r['train_events_per_s']:>12,.0f} events/s   real-time factor {r['realtime_factor']:.1f}x   "
+        f"{r['synops_per_s'] / 1e6:,.0f} M synops/s   ({r['train_wall_s']:.1f} s)",
+        f"inference: {r['infer_events_per_s']:>12,.0f} events/s   real-time factor {r['infer_realtime_factor']:.1f}x   "
+        f"({r['infer_over_train']:.2f}x training)",
+        "spikes per sample (training: learning / inference / synops):",
+    ]
+    for name, s in r["spikes_per_sample_train"].items():
+        lines.append(f"  {name:6s} {s['learning']:10.1f} {s['inference']:10.1f} {s['synops']:14,.0f}")
+    lines.append(f"peak memory: {r['peak_rss_mb']:.0f} MiB")
+    return "\n".join(lines)
