@@ -46,7 +46,7 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
     compile_s = time.perf_counter() - t0
     cache_hits = sum(K.run_ticks.stats.cache_hits.values())
     network = Network.from_spec(net, seed=seed)  # fresh, untouched network for the timed passes
-    stream = streams.LabelledStream(source.dataset, indices=indices)
+    stream = streams.LabelledStream(source.dataset, indices=indices, shuffle=True, seed=seed)
     chunks = list(streams.tick_chunks(stream, dt_us=network.dt_us))
     train = _time_pass(network, chunks)
     network.set_learning(False)
