@@ -143,7 +143,7 @@ def make_stream(source, indices, network: Network, training: Dict[str, Any], epo
         start_us = network.now * network.dt_us
     stream = streams.LabelledStream(source.dataset, indices=indices, gap_us=int(training.get("gap_us", 0)),
                                     epochs=epochs, shuffle=shuffle, seed=seed, start_us=start_us)
-    return stream, streams.tick_chunks(stream, dt_us=network.dt_us)
+    return stream, streams.tick_chunks(stream, dt_us=network.dt_us, start_tick=start_us // network.dt_us)
 
 
 def _progress_bar(total: int, desc: str, enabled: bool):

@@ -130,12 +130,14 @@ def tick_chunks(
     dt_us: int = 1000,
     max_ticks: int = 1000,
     min_ticks: int = 1,
+    start_tick: int = 0,
 ) -> Iterator[TickChunk]:
     """Cut a stream of segments into :class:`TickChunk` batches of consecutive ticks.
 
     ``segments``: :class:`streams.Segment` objects (e.g. a :class:`streams.LabelledStream`) in
-    stream order, non-overlapping. Chunks cover ticks from the one containing the first segment's
-    start (0 for a stream starting at 0) without gaps, up to the tick
+    stream order, non-overlapping. Chunks cover ticks ``start_tick, start_tick + 1, ...`` without
+    gaps (a later pass over data can continue a network's clock: segments must then start at or
+    after ``start_tick * dt_us``), up to the tick
     containing the last segment's end. A chunk ends where a sample ends (at tick
     ``t_end // dt_us``: the tick that straddles a sample's end goes with the next chunk, as later
     events may still fall in it) once at least ``min_ticks`` ticks are waiting; chunks longer than
@@ -146,13 +148,12 @@ def tick_chunks(
     if dt_us <= 0 or max_ticks <= 0 or min_ticks <= 0:
         raise ValueError(f"dt_us, max_ticks and min_ticks must be positive, got {dt_us}, {max_ticks}, {min_ticks}")
     pending = _PendingTicks(dt_us)
-    previous_end = 0
-    first = True
+    start_tick = int(start_tick)
+    if start_tick < 0:
+        raise ValueError(f"start_tick must be >= 0, got {start_tick}")
+    pending.next_tick = start_tick
+    previous_end = start_tick * dt_us
     for segment in segments:
-        if first:  # a stream may start late (e.g. a second pass continuing the clock of the first)
-            pending.next_tick = int(segment.t_start) // dt_us
-            previous_end = int(segment.t_start)
-            first = False
         _check_segment(segment, previous_end)
         previous_end = int(segment.t_end)
         pending.add(int(segment.t_start), previous_end, int(segment.index), int(segment.label), segment.events)

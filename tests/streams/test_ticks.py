@@ -147,3 +147,21 @@ def test_memory_stays_flat_over_long_stream():
     assert n_ticks == 5000 * 11 - 1
     assert n_events > 2_000_000
     assert peak < 2_000_000, f"peak {peak} B for a stream of {materialised} B of events"
+
+
+def test_tick_chunks_can_continue_a_clock_from_start_tick():
+    from streams import LabelledStream, SyntheticBars, tick_chunks
+
+    data = SyntheticBars(n_samples=3, seed=0)
+    chunks = list(tick_chunks(LabelledStream(data, start_us=7_000), dt_us=1000, start_tick=7))
+    assert chunks[0].start_tick == 7
+    assert all(b.start_tick == a.start_tick + a.n_ticks for a, b in zip(chunks, chunks[1:]))
+    assert chunks[0].sample[0] == 0
+
+
+def test_segments_before_start_tick_are_refused():
+    import pytest as _pytest
+    from streams import EventStreamError, LabelledStream, SyntheticBars, tick_chunks
+
+    with _pytest.raises(EventStreamError, match="overlaps"):
+        list(tick_chunks(LabelledStream(SyntheticBars(n_samples=2)), dt_us=1000, start_tick=5))
