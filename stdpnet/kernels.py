@@ -100,27 +100,36 @@ def next_random(rng):
 
 @njit(cache=True)
 def order_by_potential(cand, n, values, rng):
-    """Indices of ``cand[:n]`` sorted by ``values`` descending; runs of exact ties shuffled with ``rng``."""
-    vals = np.empty(n)
-    for i in range(n):
-        vals[i] = -values[cand[i]]
-    order = np.argsort(vals, kind="mergesort")
+    """Sort ``cand[:n]`` in place by ``values[cand]`` descending (stable), then shuffle each run of
+    exact ties with ``rng``; returns ``cand[:n]``. Insertion sort: candidate lists are short, and
+    this runs every tick, so it must not allocate (long lists: stable merge sort)."""
+    if n > 48:
+        keys = np.empty(n)
+        for i in range(n):
+            keys[i] = -values[cand[i]]
+        order = np.argsort(keys, kind="mergesort")
+        sorted_cand = cand[:n][order]
+        cand[:n] = sorted_cand
+    for i in range(1, n if n <= 48 else 0):
+        c = cand[i]
+        v = values[c]
+        j = i - 1
+        while j >= 0 and values[cand[j]] < v:
+            cand[j + 1] = cand[j]
+            j -= 1
+        cand[j + 1] = c
     start = 0
     while start < n:
         stop = start + 1
-        while stop < n and vals[order[stop]] == vals[order[start]]:
+        while stop < n and values[cand[stop]] == values[cand[start]]:
             stop += 1
-        # Fisher-Yates on order[start:stop]
-        for i in range(stop - 1, start, -1):
+        for i in range(stop - 1, start, -1):  # Fisher-Yates on cand[start:stop]
             j = start + np.int64(next_random(rng) % np.uint64(i - start + 1))
-            tmp = order[i]
-            order[i] = order[j]
-            order[j] = tmp
+            tmp = cand[i]
+            cand[i] = cand[j]
+            cand[j] = tmp
         start = stop
-    out = np.empty(n, np.int64)
-    for i in range(n):
-        out[i] = cand[order[i]]
-    return out
+    return cand[:n]
 
 
 @njit(cache=True)
@@ -364,7 +373,7 @@ def layer_tick(
     if n_ci > 0:
         r_infer = ip[IP_R_INFER]
         if r_infer == R_NONE:
-            order = cand_infer[:n_ci].copy()
+            order = cand_infer[:n_ci]
         else:
             order = order_by_potential(cand_infer, n_ci, v_infer, rng)
         for k in range(n_ci):

@@ -123,13 +123,18 @@ PRESETS: Dict[str, Dict[str, Any]] = {
             "fc1": {"theta_learn": 60, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.001}},
         },
     },
+    # Our own small preset for the built-in moving-bar stream (not from the source). Deviation from
+    # SPEC's dense-layer default, on purpose: fc1 has inference inhibition (r_infer = 0, i.e. global
+    # WTA at its single position); without it all 32 neurons fire together for every class and no
+    # readout can tell the classes apart (measured: 0.27-0.49 validation vs 1.0 with it).
     "synthetic": {
         "net": "16x16x2-8C5-P2-32",
         "dt_us": 1000,
         "layers": {
             "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.004}},
-            "fc1": {"theta_learn": 20, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.002}},
+            "fc1": {"theta_learn": 20, "r_learn": "global", "r_infer": 0, "init_mean": 0.67, "stdp": {"alpha_minus": -0.002}},
         },
+        "training": {"data": "synthetic", "readout": {"kind": "classifier"}, "epochs": 1},
     },
 }
 
