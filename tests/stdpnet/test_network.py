@@ -164,3 +164,33 @@ def test_wrong_dt_chunk_is_refused():
     chunk = chunk_of([[]], dt_us=500)
     with pytest.raises(ParameterError, match="dt_us"):
         net.run(chunk)
+
+
+def _rss_bytes():
+    import os
+
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_memory_stays_flat_over_a_long_stream():
+    """Resident memory (numba's allocations included) and Python's traced memory hold no more
+    after 1,000 samples than after 200."""
+    import tracemalloc
+
+    import streams
+
+    net = Network.from_spec("synthetic", seed=0)
+    chunks = streams.tick_chunks(streams.LabelledStream(streams.SyntheticBars(n_samples=1000, seed=0)), dt_us=1000)
+    tracemalloc.start()
+    try:
+        for i, chunk in enumerate(chunks):
+            net.run(chunk)
+            if i == 199:
+                rss_200, python_200 = _rss_bytes(), tracemalloc.get_traced_memory()[0]
+        rss_1000, python_1000 = _rss_bytes(), tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert rss_1000 < rss_200 + 2 * 2**20
+    assert python_1000 < python_200 + 256 * 1024
