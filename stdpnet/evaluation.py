@@ -32,7 +32,9 @@ def evaluate(run: Run, indices, source=None, progress: bool = False, record_firs
         bar = _progress_bar(len(indices), "eval", progress)
         outcomes, _ = run_pass(net, run.readout, chunks, False, stats, None, bar,
                                on_result=keep_first, record_chunks=1 if record_first else 0)
-        outcomes += run.readout.flush(net)
+        last = run.readout.flush(net)
+        stats.samples += len(last)
+        outcomes += last
         if bar is not None:
             bar.close()
     finally:

@@ -262,7 +262,9 @@ def train(config: Dict[str, Any], out_dir, resume: bool = False, progress: bool 
         if bar is not None:
             bar.close()
         if not stopped:
-            run.accuracy.add(run.readout.flush(net))
+            last = run.readout.flush(net)
+            stats.samples += len(last)
+            run.accuracy.add(last)
             run.phase = "trained"
         run.save()
         summary["train"] = stats.summary(net.dt_us)

@@ -27,6 +27,9 @@ def test_train_writes_a_complete_run_directory(tmp_path, readout):
     assert summary["train_samples"] == 96
     assert np.array(v["confusion"]).sum() == 24
     assert set(v["spikes_per_sample"]) == {"conv1", "fc1"}
+    # per-sample figures divide by every sample, the one closed by flush() included
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["train"]["samples"] == 96
 
 
 def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path):
