@@ -41,7 +41,11 @@ class LayerParams:
     none). ``init_mean``, ``init_std``: initial weights ``N(mean, std)`` clipped to the rule's range.
     Optional extras, off by default: ``leak_tau_us`` (exponential leak of both accumulators),
     ``refractory_us`` (no integration for that long after the accumulator's own spike),
-    ``reset='subtract'`` (reset by subtracting the threshold instead of to zero).
+    ``reset='subtract'`` (reset by subtracting the threshold instead of to zero). Thresholds are
+    tested, once per tick, on the neurons that received input in that tick (in the default
+    non-leaky model nothing else can cross); so with the extras, a surplus left above threshold by
+    a subtractive reset, or a potential still above threshold when a refractory period ends, fires
+    at the neuron's next input, not by itself. The Brian2 twin reproduces this rule.
     ``rule='rstdp'`` makes the layer learn with R-STDP from the stream's labels (reward signal),
     using ``rstdp`` and a decision map (see :meth:`LearningLayer.set_decision_map`).
     """

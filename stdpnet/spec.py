@@ -94,7 +94,17 @@ def parse_spec(text: str) -> NetSpec:
 
 
 # Per-layer parameters of SPEC section 6 (thresholds, radii, initial weights) and the tuned
-# learning rates (alpha_minus; alpha_plus = -8 alpha_minus). Keys are layer names.
+# learning rates (alpha_minus; alpha_plus = -8 alpha_minus). Keys are layer names. "training" holds
+# the readout, its parameters and the number of passes a run uses when the command line is silent
+# ("readouts": parameters for the other readouts when one is chosen with --readout); "{data_root}"
+# stands for $STDPNET_DATA or ../shared/data. Tuned on a stratified 80/20 split of the data
+# folder (seed 0): see README, "Presets and the figures they reach".
+_MNIST_DATA = ("mnist:{data_root}/mnist/train-5k-images-idx3-ubyte.gz:"
+               "{data_root}/mnist/train-5k-labels-idx1-ubyte.gz")
+# R-STDP on the top layer: the source's rates (0.004, -0.003, -0.004, 0.0005) times 100. With the
+# source's values fc1 barely moves within the few thousand samples available here (17.6 % on MNIST).
+_RSTDP_X100 = {"rstdp": {"a_r_plus": 0.4, "a_r_minus": -0.3, "a_p_plus": -0.4, "a_p_minus": 0.05}}
+
 PRESETS: Dict[str, Dict[str, Any]] = {
     "mnist_reference": {
         "net": "28x28x1-16C5-P2-32C5-P2-1000",
@@ -102,26 +112,39 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         "layers": {
             "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
             "conv2": {"theta_learn": 30, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.002}},
-            "fc1": {"theta_learn": 30, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.001}},
+            "fc1": {"theta_learn": 30, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.03}},
         },
+        "training": {"data": _MNIST_DATA, "readout": {"kind": "count"}, "epochs": 1,
+                     "readouts": {"rstdp": _RSTDP_X100}},
     },
-    "mnist_best": {
+    "mnist_best": {  # the source's best network; rates carried over from mnist_reference, not tuned
         "net": "28x28x1-16C5-P2-256C5-P2-1000",
         "dt_us": 1000,
         "layers": {
             "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
-            "conv2": {"theta_learn": 30, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.004}},
-            "fc1": {"theta_learn": 30, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.001}},
+            "conv2": {"theta_learn": 30, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.002}},
+            "fc1": {"theta_learn": 30, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.03}},
         },
+        "training": {"data": _MNIST_DATA, "readout": {"kind": "count"}, "epochs": 1,
+                     "readouts": {"rstdp": _RSTDP_X100}},
     },
+    # Deviation from SPEC, on purpose and named: fc1 has inference inhibition (r_infer = 0: one
+    # inference spike per tick, the fc layer being a single position). With SPEC's r_infer = None
+    # every non-leaky fc1 neuron integrates up to threshold (~1,000 of 1,024 fire in every sample)
+    # and the event classifier stays at chance for every setting tried; with it, 91.9 %.
+    # fc1's rate is 30x the table's first guess: 640 training recordings give each fc1 neuron ~10
+    # learning spikes per pass, against ~100x more in the source's 60,000-sample pass.
     "nmnist": {
         "net": "34x34x2-16C5-P2-128C5-P2-1024",
         "dt_us": 1000,
         "layers": {
             "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
             "conv2": {"theta_learn": 50, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
-            "fc1": {"theta_learn": 60, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.001}},
+            "fc1": {"theta_learn": 60, "r_learn": "global", "r_infer": 0, "init_mean": 0.67, "stdp": {"alpha_minus": -0.03}},
         },
+        "training": {"data": "nmnist:{data_root}/nmnist/Train", "epochs": 3,
+                     "readout": {"kind": "classifier", "eta": 0.03, "w_init_mean": 0.3, "m": 0.5},
+                     "readouts": {"rstdp": _RSTDP_X100}},
     },
     # Our own small preset for the built-in moving-bar stream (not from the source). Deviation from
     # SPEC's dense-layer default, on purpose: fc1 has inference inhibition (r_infer = 0, i.e. global

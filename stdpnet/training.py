@@ -65,6 +65,12 @@ def build_config(net: str = "synthetic", data: Optional[str] = None, readout: Op
                        ("max_val", max_val), ("val_fraction", val_fraction)):
         if value is not None:
             training[key] = value
+    if "{data_root}" in str(training["data"]):
+        root = streams.data_root()
+        if root is None:
+            raise SpecError(f"preset {net_name!r} reads its data from the data folder, which is absent: "
+                            "pass --data SOURCE or set STDPNET_DATA")
+        training["data"] = training["data"].replace("{data_root}", str(root))
     if int(training["epochs"]) < 1:
         raise SpecError(f"epochs must be >= 1, got {training['epochs']}")
     return {"network": network, "training": training, "seed": int(seed)}

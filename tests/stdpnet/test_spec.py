@@ -22,7 +22,20 @@ def test_nmnist_preset_shapes_and_thresholds():
     assert fc1.out_shape == (1024, 1, 1)
     assert [l.params.theta_learn for l in net.learning_layers] == [8, 50, 60]
     assert [l.params.theta_inference for l in net.learning_layers] == [8, 50, 60]
-    assert (conv1.params.r_learn, conv1.params.r_infer, fc1.params.r_infer) == (2, 0, None)
+    # fc1 inference inhibition is the preset's documented deviation from SPEC's default (None)
+    assert (conv1.params.r_learn, conv1.params.r_infer, fc1.params.r_infer) == (2, 0, 0)
+    assert Network.from_spec("mnist_reference").layer("fc1").params.r_infer is None
+
+
+def test_presets_carry_their_training_defaults():
+    from stdpnet.training import build_config
+
+    cfg = build_config(net="nmnist", data="nmnist:/somewhere")
+    assert cfg["training"]["epochs"] == 3
+    assert cfg["training"]["readout"] == {"kind": "classifier", "eta": 0.03, "w_init_mean": 0.3, "m": 0.5}
+    rstdp = build_config(net="mnist_reference", data="mnist:a:b", readout="rstdp")["training"]["readout"]
+    assert rstdp["kind"] == "rstdp" and rstdp["rstdp"]["a_r_plus"] == 0.4
+    assert build_config(net="nmnist", data="x", readout="count", epochs=1)["training"]["readout"] == {"kind": "count"}
 
 
 def test_mnist_presets():
