@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from stdpnet import Network
+from stdpnet.network import RunResult
 from streams.events import make_events
 from streams.ticks import TickChunk
 
@@ -34,3 +35,16 @@ def tiny():
     def make(spec, **layers):
         return Network.from_spec(spec, layers=layers or None, seed=1)
     return make
+
+
+def readout_chunk(samples, labels, start=0):
+    """An event-free TickChunk whose ticks belong to ``samples`` with ``labels`` (readout tests)."""
+    n = len(samples)
+    return TickChunk(start, 1000, make_events([], [], [], []), np.zeros(n + 1, np.int64),
+                     np.asarray(samples, np.int64), np.asarray(labels, np.int64))
+
+
+def readout_result(chunk, spikes):
+    """A RunResult for ``chunk`` whose top layer made ``spikes``: (chunk-local tick, top neuron) pairs."""
+    s = np.asarray(spikes, np.int64).reshape(-1, 2)
+    return RunResult(chunk.start_tick, chunk.n_ticks, s[:, 0] + chunk.start_tick, s[:, 1], np.zeros((1, 3), np.int64))

@@ -2,22 +2,11 @@
 import numpy as np
 import pytest
 
-from stdpnet.network import RunResult
 from stdpnet.readouts import EventClassifier
-from streams.events import make_events
-from streams.ticks import TickChunk
+
+from .conftest import readout_chunk as chunk, readout_result as result
 
 
-def chunk(samples, labels, start=0):
-    n = len(samples)
-    return TickChunk(start, 1000, make_events([], [], [], []), np.zeros(n + 1, np.int64),
-                     np.asarray(samples, np.int64), np.asarray(labels, np.int64))
-
-
-def result(ch, spikes):
-    """``spikes``: (chunk-local tick, top neuron) pairs."""
-    s = np.asarray(spikes, np.int64).reshape(-1, 2)
-    return RunResult(ch.start_tick, ch.n_ticks, s[:, 0] + ch.start_tick, s[:, 1], np.zeros((1, 3), np.int64))
 
 
 def run(clf, samples, labels, spikes, learn=True, start=0):

@@ -4,23 +4,11 @@ import pytest
 
 from stdpnet import Network
 from stdpnet import kernels as K
-from stdpnet.network import RunResult
 from stdpnet.readouts import RSTDPReadout, decision_map, make_readout
-from streams.events import make_events
-from streams.ticks import TickChunk
 
-from .conftest import feed, set_weights
+from .conftest import readout_chunk as chunk, readout_result as result, feed, set_weights
 
 
-def chunk(samples, labels, start=0):
-    n = len(samples)
-    return TickChunk(start, 1000, make_events([], [], [], []), np.zeros(n + 1, np.int64),
-                     np.asarray(samples, np.int64), np.asarray(labels, np.int64))
-
-
-def result(ch, spikes):
-    s = np.asarray(spikes, np.int64).reshape(-1, 2)
-    return RunResult(ch.start_tick, ch.n_ticks, s[:, 0] + ch.start_tick, s[:, 1], np.zeros((1, 3), np.int64))
 
 
 @pytest.mark.parametrize("n, c", [(10, 2), (1024, 10), (7, 3), (3, 3)])
