@@ -7,8 +7,6 @@ from stdpnet.readouts import EventClassifier
 from .conftest import readout_chunk as chunk, readout_result as result
 
 
-
-
 def run(clf, samples, labels, spikes, learn=True, start=0):
     ch = chunk(samples, labels, start)
     return clf.process(result(ch, spikes), ch, None, learn)

@@ -9,8 +9,6 @@ from streams import LabelledStream, SyntheticBars, tick_chunks
 from .conftest import readout_chunk as chunk, readout_result as result
 
 
-
-
 class Feeder:
     """Feed hand-made top spikes to a readout over a real network (for its top layer's V_infer)."""
 

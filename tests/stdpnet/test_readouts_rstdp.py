@@ -9,8 +9,6 @@ from stdpnet.readouts import RSTDPReadout, decision_map, make_readout
 from .conftest import readout_chunk as chunk, readout_result as result, feed, set_weights
 
 
-
-
 @pytest.mark.parametrize("n, c", [(10, 2), (1024, 10), (7, 3), (3, 3)])
 def test_decision_maps_give_equal_shares(n, c):
     for kind in ("blocks", "interleaved"):
