@@ -272,6 +272,21 @@ def _touched_order(in_c, in_y, in_x, n_in, k_h, k_w, h_out, w_out, mark, out):
 
 
 @njit(cache=True)
+def _candidates(pos_buf, n_pos, n_maps, hw, touched, v, theta, t_spike, now, refractory, cand):
+    """Neurons of the touched positions at or above ``theta`` and not refractory, written to
+    ``cand`` in stdpnet's scan order (position by position, maps in order); returns their count."""
+    n_c = 0
+    for k in range(n_pos):
+        p = pos_buf[k]
+        for f in range(n_maps):
+            i = f * hw + p
+            if touched[i] != 0 and v[i] >= theta and now - t_spike[i] >= refractory:
+                cand[n_c] = i
+                n_c += 1
+    return n_c
+
+
+@njit(cache=True)
 def _window(pos, w_out, h_out, r):
     oy = pos // w_out
     ox = pos % w_out
@@ -318,14 +333,8 @@ def _decide(now, in_c, in_y, in_x, n_in, k_h, k_w, h_out, w_out, n_maps, mark, p
     n_win = 0
     n_cl = 0
     if learning:
-        n_c = 0
-        for k in range(n_pos):
-            p = pos_buf[k]
-            for f in range(n_maps):
-                i = f * hw + p
-                if touched[i] != 0 and v_learn[i] >= theta_l and now - t_spike_learn[i] >= refractory:
-                    cand[n_c] = i
-                    n_c += 1
+        n_c = _candidates(pos_buf, n_pos, n_maps, hw, touched, v_learn, theta_l, t_spike_learn, now,
+                          refractory, cand)
         n_cl = n_c
         if n_c > 0:
             order = K.order_by_potential(cand, n_c, v_learn, rng)
@@ -353,14 +362,8 @@ def _decide(now, in_c, in_y, in_x, n_in, k_h, k_w, h_out, w_out, n_maps, mark, p
                                     t_ref[j] = now
     # inference spikes
     n_spk = 0
-    n_c = 0
-    for k in range(n_pos):
-        p = pos_buf[k]
-        for f in range(n_maps):
-            i = f * hw + p
-            if touched[i] != 0 and v_infer[i] >= theta_i and now - t_spike_infer[i] >= refractory:
-                cand[n_c] = i
-                n_c += 1
+    n_c = _candidates(pos_buf, n_pos, n_maps, hw, touched, v_infer, theta_i, t_spike_infer, now,
+                      refractory, cand)
     if n_c > 0:
         if r_infer == K.R_NONE:
             order = cand[:n_c].copy()
