@@ -14,7 +14,7 @@ from typing import Dict, Optional, Tuple, Union
 import numpy as np
 
 from . import kernels as K
-from .errors import ParameterError, SpecError, check_finite, check_positive
+from .errors import CheckpointError, ParameterError, SpecError, check_finite, check_positive
 from .rules import RSTDPParams, STDPParams
 
 Shape = Tuple[int, int, int]  # (C, H, W)
@@ -283,8 +283,6 @@ class LearningLayer:
 
     def load_state_dict(self, state: Dict[str, np.ndarray]) -> None:
         """Copy ``state`` into this layer's arrays in place (the compiled plan keeps references)."""
-        from .errors import CheckpointError
-
         for k in self.STATE + ("decision_map",):
             if k not in state:
                 raise CheckpointError(f"{self.name}: checkpoint lacks '{k}'")
