@@ -16,8 +16,7 @@ import streams
 from streams.datasets import is_nmnist_folder
 
 
-class SourceError(ValueError):
-    """A data source string that names nothing usable."""
+from .errors import SourceError  # noqa: F401  (re-exported)
 
 
 SOURCE_HELP = ("synthetic[:N] (built-in moving bars, no download), nmnist:DIR (DIR/<digit>/*.bin), "
