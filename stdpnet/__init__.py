@@ -2,7 +2,8 @@
 
 The model is that of Thiele, Bichler & Dupret (2018) / J. C. Thiele's thesis (2019, ch. 3).
 """
-from .errors import CheckpointError, ParameterError, SpecError
+from .errors import (CheckpointError, ConfigError, ParameterError, RunDirError, SourceError, SpecError,
+                     StdpnetError)
 from .layers import ConvWTA, DenseWTA, LayerParams, Pool
 from .network import Network, RunResult
 from .rules import RSTDPParams, STDPParams
@@ -11,6 +12,6 @@ from .spec import PRESETS, parse_spec, resolve_config
 __version__ = "0.1.0"
 
 __all__ = [
-    "CheckpointError", "ConvWTA", "DenseWTA", "LayerParams", "Network", "ParameterError", "PRESETS",
+    "CheckpointError", "ConfigError", "ConvWTA", "RunDirError", "SourceError", "StdpnetError", "DenseWTA", "LayerParams", "Network", "ParameterError", "PRESETS",
     "Pool", "RSTDPParams", "RunResult", "SpecError", "STDPParams", "parse_spec", "resolve_config",
 ]

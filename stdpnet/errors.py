@@ -7,6 +7,9 @@ to fix it (Brian2's habit).
 from __future__ import annotations
 
 import math
+import numbers
+
+import numpy as np
 
 
 class StdpnetError(ValueError):
@@ -42,13 +45,9 @@ class Interrupted(StdpnetError):
 
 
 def check_finite(name: str, value) -> None:
-    if isinstance(value, bool):
-        raise ParameterError(f"{name} must be a number, got the boolean {value!r}")
-    try:
-        ok = math.isfinite(float(value))
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be a number, got {value!r}") from None
-    if not ok:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ParameterError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(float(value)):
         raise ParameterError(f"{name} must be a finite number, got {value!r}")
 
 

@@ -40,7 +40,6 @@ def evaluate(run: Run, indices, source=None, progress: bool = False, record_firs
     finally:
         for layer, on in zip(net.learning_layers, learning):
             layer.set_learning(on)
-        net.refresh_params()
     n = len(outcomes)
     correct = sum(o.correct for o in outcomes)
     silent = sum(o.silent for o in outcomes)

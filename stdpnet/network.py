@@ -15,8 +15,9 @@ import numpy as np
 from numba import typed
 
 from . import kernels as K
-from .errors import CheckpointError, ParameterError, SpecError
-from .layers import ConvWTA, DenseWTA, LayerParams, LearningLayer, Pool
+from .errors import CheckpointError, ParameterError, SourceError, SpecError
+from .layers import ConvWTA, DenseWTA, LayerParams, LearningLayer, Pool, rule_name
+from .rules import STDPParams
 from .spec import NetSpec, parse_spec, resolve_config
 
 
@@ -104,25 +105,20 @@ class Network:
         """Build from a configuration dict (see :func:`stdpnet.spec.resolve_config`)."""
         cfg = resolve_config(config)
         spec = parse_spec(cfg["net"])
-        params = {name: LayerParams().updated(**copy.deepcopy(p)) for name, p in cfg.get("layers", {}).items()}
+        params = {name: LayerParams.from_dict(copy.deepcopy(p)) for name, p in cfg.get("layers", {}).items()}
         return cls(spec, params, dt_us=cfg.get("dt_us", 1000), seed=cfg.get("seed", 0), config=cfg)
 
     def _build_plan(self) -> None:
-        """Typed lists referencing every layer's arrays, and parameter tables, for the compiled driver."""
+        """Typed lists of every layer's named state and scratch for the compiled driver; the constants
+        list is rebuilt whenever a layer's parameters change (see :meth:`_consts`)."""
         L = self.learning_layers
-        self._fparams = np.stack([l.float_params(self.dt_us) for l in L])
-        self._iparams = np.stack([l.int_params(self.dt_us) for l in L])
-
-        def tlist(attr):
-            out = typed.List()
-            for layer in L:
-                out.append(getattr(layer, attr))
-            return out
-
-        self._lists = tuple(tlist(a) for a in (
-            "w", "v_learn", "v_infer", "t_ref", "t_spike_learn", "t_spike_infer", "t_upd_learn",
-            "t_upd_infer", "t_pre", "touched", "touched_mark", "cand_learn", "cand_infer", "spikes", "winners",
-            "decision_map"))
+        self._states = typed.List()
+        self._scratches = typed.List()
+        for layer in L:
+            self._states.append(layer.state)
+            self._scratches.append(layer.scratch)
+        self._const_key = None
+        self._const_list = None
         self._max_neurons = max(l.n_neurons for l in L)
         self._n_all = sum(l.n_neurons for l in L)
         self._top_cap = 4 * L[-1].n_neurons + 1024
@@ -130,10 +126,15 @@ class Network:
         self._in_rows = self._max_neurons
         self._bufs = (np.zeros((self._in_rows, 3), np.int64), np.zeros((self._in_rows, 3), np.int64))
 
-    def refresh_params(self) -> None:
-        """Re-read every layer's parameters (after changing ``layer.params``)."""
-        self._fparams = np.stack([l.float_params(self.dt_us) for l in self.learning_layers])
-        self._iparams = np.stack([l.int_params(self.dt_us) for l in self.learning_layers])
+    def _consts(self):
+        consts = [l.const(self.dt_us) for l in self.learning_layers]
+        key = tuple(consts)  # by value: a freed const's id may be reused by its successor
+        if key != self._const_key:
+            out = typed.List()
+            for c in consts:
+                out.append(c)
+            self._const_list, self._const_key = out, key
+        return self._const_list
 
     # ---- properties -------------------------------------------------------------------------
     @property
@@ -152,10 +153,21 @@ class Network:
 
     def set_learning(self, on: bool, layers: Optional[Sequence[str]] = None) -> None:
         """Switch learning on or off at run time, for all layers or the named ones."""
+        if not isinstance(on, (bool, np.bool_)):
+            raise ParameterError(f"set_learning takes True or False, got {on!r}")
+        names = [l.name for l in self.learning_layers]
+        unknown = sorted(set(layers or ()) - set(names))
+        if unknown:
+            raise ParameterError(f"set_learning: no layer(s) {unknown}; layers: {names}")
         for l in self.learning_layers:
-            if layers is None or l.name in layers:
+            if (layers is None or l.name in layers) and l.rule is not None:
                 l.set_learning(on)
-        self.refresh_params()
+
+    def reset_state(self) -> None:
+        """Reset every layer's potentials (``V_learn = 0``, ``V_infer = bias``): the optional
+        per-sample reset (SPEC 2; off in the plain model, which never resets)."""
+        for l in self.learning_layers:
+            l.reset_potentials()
 
     def add_monitor(self, fn: Callable[[RunResult], None]) -> None:
         """Call ``fn(result)`` after every chunk; with a monitor, every spike of every layer is recorded."""
@@ -166,15 +178,17 @@ class Network:
                 for l, c in zip(self.learning_layers, self.counters)}
 
     # ---- simulation -------------------------------------------------------------------------
-    def run(self, chunk, record: bool = False, reward: Optional[np.ndarray] = None) -> RunResult:
+    def run(self, chunk, *, record: bool = False, labels: Optional[np.ndarray] = None) -> RunResult:
         """Advance the network through the ticks of ``chunk`` (a :class:`streams.ticks.TickChunk`).
 
-        ``chunk.label`` is the reward signal of R-STDP layers (pass ``reward`` to override, e.g.
-        all -1 to withhold it). Raises if the chunk starts before the network's current tick.
+        ``labels`` (one per tick, -1 = none; default ``chunk.label``) is what the network sees of the
+        labels: the reward signal of R-STDP layers and nothing else (pass all -1 to withhold it).
+        STDP and static layers never see labels. Raises if the chunk starts before the network's
+        current tick.
         """
         start = int(chunk.start_tick)
         if start < self.now:
-            raise ValueError(
+            raise ParameterError(
                 f"chunk starts at tick {start} but the network is already at tick {self.now}: time "
                 "cannot go backwards (start a new stream at or after network.now, or reset the network)"
             )
@@ -188,21 +202,22 @@ class Network:
         ev_y = events["y"].astype(np.int64)
         ev_p = events["p"].astype(np.int64)
         self._check_events(ev_x, ev_y, ev_p)
-        labels = np.asarray(chunk.label if reward is None else reward, np.int64)
+        labels = np.asarray(chunk.label if labels is None else labels, np.int64)
         if len(labels) != n_ticks:
-            raise ValueError(f"chunk has {n_ticks} ticks but {len(labels)} labels")
+            raise ParameterError(f"chunk has {n_ticks} ticks but {len(labels)} labels")
         max_per_tick = int(np.max(np.diff(offsets))) if n_ticks else 0
         if max_per_tick > self._in_rows:
             self._in_rows = max_per_tick
             self._bufs = (np.zeros((self._in_rows, 3), np.int64), np.zeros((self._in_rows, 3), np.int64))
         rec = np.zeros((4 * self._n_all + 4096 if record else 0, 4), np.int64)
+        consts = self._consts()
         counts_before = self.counters.copy()
         top_parts, rec_parts = [], []
         done = 0
         while done < n_ticks:
             ticks_done, n_top, n_rec = K.run_ticks(
                 start + done, ev_x, ev_y, ev_p, offsets[done:], labels[done:], self.input_pool,
-                self._fparams, self._iparams, *self._lists, self.rng_state, self.counters,
+                consts, self._states, self._scratches, self.rng_state, self.counters,
                 self._bufs[0], self._bufs[1], self._top_buf, 0, rec, 0, record,
             )
             # the buffers always hold at least one tick's spikes, so every call makes progress
@@ -239,7 +254,7 @@ class Network:
         bad = (x < 0) | (x >= W) | (y < 0) | (y >= H) | (p < 0) | (p >= C)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValueError(
+            raise SourceError(
                 f"input event {i} (x={x[i]}, y={y[i]}, p={p[i]}) lies outside this network's input "
                 f"{W}x{H}x{C} (spec {self.spec.text!r}); downsample the stream (e.g. "
                 "tonic.transforms.Downsample) or build the network for the sensor's size"
@@ -256,6 +271,7 @@ class Network:
             "rng_state": self.rng_state.copy(),
             "counters": self.counters.copy(),
             "layer_params": {l.name: l.params.to_dict() for l in self.learning_layers},
+            "rules": {l.name: rule_name(l.rule) for l in self.learning_layers},
             "layers": {l.name: l.state_dict() for l in self.learning_layers},
         }
 
@@ -266,16 +282,33 @@ class Network:
             )
         if int(state.get("dt_us", -1)) != self.dt_us:
             raise CheckpointError(f"checkpoint has dt_us={state.get('dt_us')}, this network {self.dt_us}")
+        for key in ("layers", "rng_state", "counters", "now"):
+            if key not in state:
+                raise CheckpointError(f"checkpoint lacks '{key}'")
+        params = {}
         for l in self.learning_layers:
             if l.name not in state["layers"]:
                 raise CheckpointError(f"checkpoint lacks layer {l.name}")
-            l.load_state_dict(state["layers"][l.name])
             if "layer_params" in state:
-                l.params = LayerParams().updated(**copy.deepcopy(state["layer_params"][l.name]))
-        np.copyto(self.rng_state, np.asarray(state["rng_state"], np.uint64))
-        np.copyto(self.counters, np.asarray(state["counters"], np.int64))
+                try:
+                    params[l.name] = LayerParams.from_dict(copy.deepcopy(state["layer_params"][l.name]))
+                except (ParameterError, KeyError, TypeError) as e:
+                    raise CheckpointError(f"checkpoint's parameters of {l.name} are invalid: {e}") from None
+                if rule_name(params[l.name].rule) != rule_name(l.rule):
+                    raise CheckpointError(
+                        f"checkpoint's {l.name} learns with {rule_name(params[l.name].rule)!r} but this "
+                        f"network's with {rule_name(l.rule)!r}; build the network with the checkpoint's rule")
+        rng = np.asarray(state["rng_state"])
+        counters = np.asarray(state["counters"])
+        if rng.shape != self.rng_state.shape or counters.shape != self.counters.shape:
+            raise CheckpointError("checkpoint's rng_state or counters do not fit this network")
+        for l in self.learning_layers:  # every check passed: now copy
+            l.load_state_dict(state["layers"][l.name])
+            if l.name in params:
+                l.params = params[l.name]
+        np.copyto(self.rng_state, rng.astype(np.uint64))
+        np.copyto(self.counters, counters.astype(np.int64))
         self.now = int(state["now"])
-        self.refresh_params()
 
     def describe(self) -> str:
         lines = [f"Network {self.spec.text} (dt = {self.dt_us} us, seed {self.seed})"]
@@ -284,7 +317,8 @@ class Network:
                 lines.append(f"  {l!r}")
             else:
                 p = l.params
+                rate = f" alpha-={p.rule.alpha_minus}" if isinstance(p.rule, STDPParams) else ""
                 lines.append(f"  {l.describe()}  theta={p.theta_learn}/{p.theta_inference} "
-                             f"r_learn={p.r_learn} r_infer={p.r_infer} alpha-={p.stdp.alpha_minus} "
-                             f"rule={p.rule} learning={p.learning}")
+                             f"r_learn={p.r_learn} r_infer={p.r_infer}{rate} "
+                             f"rule={rule_name(p.rule)} learning={p.learning}")
         return "\n".join(lines)

@@ -31,7 +31,7 @@ from .metrics import PassStats, RunningAccuracy
 from .network import Network
 from .readouts import make_readout
 from .sources import open_source
-from .spec import PRESETS, resolve_config
+from .spec import PRESETS, parse_spec, resolve_config
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.npz"
@@ -71,6 +71,13 @@ def build_config(net: str = "synthetic", data: Optional[str] = None, readout: Op
             raise SpecError(f"preset {net_name!r} reads its data from the data folder, which is absent: "
                             "pass --data SOURCE or set STDPNET_DATA")
         training["data"] = training["data"].replace("{data_root}", str(root))
+    if training["readout"].get("kind") == "rstdp":
+        # R-STDP is the top layer's rule, chosen when the network is built (the readout reads it)
+        rates = training["readout"].pop("rstdp", {})
+        top = parse_spec(network["net"]).learning_layers[-1].name
+        layer = network.setdefault("layers", {}).setdefault(top, {})
+        layer["rule"] = "rstdp"
+        layer["rstdp"] = {**layer.get("rstdp", {}), **rates}
     if int(training["epochs"]) < 1:
         raise SpecError(f"epochs must be >= 1, got {training['epochs']}")
     return {"network": network, "training": training, "seed": int(seed)}
@@ -313,4 +320,3 @@ def _label_pass(run: Run, progress: bool) -> None:
         bar.close()
     for layer, on in zip(net.learning_layers, learning):
         layer.set_learning(on)
-    net.refresh_params()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence, Union
 
+from ..errors import ParameterError
 import numpy as np
 
 from .base import Readout, SampleOutcome, sample_runs
@@ -26,21 +27,21 @@ def make_readout(kind: str, network, n_classes: int, **params) -> Readout:
 
     ``'classifier'``: :class:`EventClassifier` (``params``: eta, m, threshold, w_init_mean,
     w_init_std, seed, reset); ``'count'``: :class:`CountLabelling` (no params); ``'rstdp'``:
-    :class:`RSTDPReadout` (``params``: assignment, rstdp, clip_weights), attached to the network
-    (its top layer switches to R-STDP with the decision map).
+    :class:`RSTDPReadout` (``params``: assignment), attached to the network (its top layer,
+    built with the R-STDP rule, receives the decision map).
     """
     top = network.top
     if kind == "classifier":
         return EventClassifier(top.n_neurons, n_classes, **params)
     if kind == "count":
         if params:
-            raise TypeError(f"the count readout takes no parameters, got {sorted(params)}")
+            raise ParameterError(f"the count readout takes no parameters, got {sorted(params)}")
         return CountLabelling(top.n_neurons, n_classes)
     if kind == "rstdp":
         readout = RSTDPReadout(top.n_maps, n_classes, **params)
         readout.attach(network)
         return readout
-    raise ValueError(f"unknown readout {kind!r}; choose one of {', '.join(KINDS)}")
+    raise ParameterError(f"unknown readout {kind!r}; choose one of {', '.join(KINDS)}")
 
 
 def running_accuracy(outcomes: Union[Iterable[SampleOutcome], Sequence[bool], np.ndarray],
@@ -53,7 +54,7 @@ def running_accuracy(outcomes: Union[Iterable[SampleOutcome], Sequence[bool], np
     else:
         correct = np.asarray(items, float)
     if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
+        raise ParameterError(f"window must be >= 1, got {window}")
     c = np.concatenate(([0.0], np.cumsum(correct)))
     k = np.arange(1, len(correct) + 1)
     lo = np.maximum(k - window, 0)

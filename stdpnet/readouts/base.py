@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..errors import ParameterError
 import numpy as np
 
 
@@ -208,7 +209,7 @@ def top_v_infer_public(network) -> np.ndarray:
 def check_top_size(network, n_neurons: int, who: str) -> None:
     n = network.top.n_neurons
     if n != n_neurons:
-        raise ValueError(
+        raise ParameterError(
             f"{who} was built for {n_neurons} top neurons but the network's top layer "
             f"{network.top.name} has {n}; build the readout with make_readout(kind, network, n_classes)"
         )
@@ -230,7 +231,7 @@ class TopCountReadout(WindowedReadout):
     def __init__(self, n_neurons: int):
         super().__init__()
         if int(n_neurons) < 1:
-            raise ValueError(f"n_neurons must be >= 1, got {n_neurons}")
+            raise ParameterError(f"n_neurons must be >= 1, got {n_neurons}")
         self.n_neurons = int(n_neurons)
 
     def _chunk_windows(self, result, chunk, network, learn, starts, ends, ids):

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from ..errors import ParameterError
 import numpy as np
 from numba import njit
 
@@ -143,19 +144,19 @@ class EventClassifier(WindowedReadout):
                  seed: int = 0, reset: str = "label", fire_target: float = 5.0, eta_scale: float = 0.02):
         super().__init__()
         if int(n_inputs) < 1 or int(n_classes) < 1:
-            raise ValueError(f"n_inputs and n_classes must be >= 1, got {n_inputs}, {n_classes}")
+            raise ParameterError(f"n_inputs and n_classes must be >= 1, got {n_inputs}, {n_classes}")
         if reset not in ("label", "sample"):
-            raise ValueError(f"reset must be 'label' or 'sample', got {reset!r}")
+            raise ParameterError(f"reset must be 'label' or 'sample', got {reset!r}")
         if not threshold > 0:
-            raise ValueError(f"threshold must be > 0, got {threshold}")
+            raise ParameterError(f"threshold must be > 0, got {threshold}")
         if not 0 <= m < 1:
-            raise ValueError(f"m must be in [0, 1) (|E| is bounded by 1/(1-m)), got {m}")
+            raise ParameterError(f"m must be in [0, 1) (|E| is bounded by 1/(1-m)), got {m}")
         if eta is not None and eta < 0:
-            raise ValueError(f"eta must be >= 0, got {eta}")
+            raise ParameterError(f"eta must be >= 0, got {eta}")
         if w_init_std is not None and w_init_std < 0:
-            raise ValueError(f"w_init_std must be >= 0, got {w_init_std}")
+            raise ParameterError(f"w_init_std must be >= 0, got {w_init_std}")
         if not (fire_target > 0 and eta_scale >= 0):
-            raise ValueError(f"fire_target must be > 0 and eta_scale >= 0, got {fire_target}, {eta_scale}")
+            raise ParameterError(f"fire_target must be > 0 and eta_scale >= 0, got {fire_target}, {eta_scale}")
         self.n_inputs, self.n_classes = int(n_inputs), int(n_classes)
         self.m, self.threshold = float(m), float(threshold)
         self.seed, self.reset = int(seed), reset
@@ -264,7 +265,7 @@ class EventClassifier(WindowedReadout):
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         w = np.asarray(state["w"], float)
         if w.shape != self.w.shape:
-            raise ValueError(f"classifier state has weights {w.shape}, this classifier {self.w.shape}")
+            raise ParameterError(f"classifier state has weights {w.shape}, this classifier {self.w.shape}")
         for k in ("w", "v", "e", "r", "track"):
             np.copyto(getattr(self, k), np.asarray(state[k]))
         self.class_spikes = int(state.get("class_spikes", 0))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Optional
 
+from ..errors import ParameterError
 import numpy as np
 
 from .base import SampleOutcome, TopCountReadout, Window, pick_winner
@@ -39,7 +40,7 @@ class CountLabelling(TopCountReadout):
     def __init__(self, n_neurons: int, n_classes: int):
         super().__init__(n_neurons)
         if int(n_classes) < 1:
-            raise ValueError(f"n_classes must be >= 1, got {n_classes}")
+            raise ParameterError(f"n_classes must be >= 1, got {n_classes}")
         self.n_classes = int(n_classes)
         self.tallies = np.zeros((self.n_neurons, self.n_classes), np.int64)
         self._assignment: Optional[np.ndarray] = None
@@ -103,7 +104,7 @@ class CountLabelling(TopCountReadout):
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         tallies = np.asarray(state["tallies"], np.int64)
         if tallies.shape != self.tallies.shape:
-            raise ValueError(f"count-labelling state has tallies {tallies.shape}, this readout {self.tallies.shape}")
+            raise ParameterError(f"count-labelling state has tallies {tallies.shape}, this readout {self.tallies.shape}")
         np.copyto(self.tallies, tallies)
         self._assignment = None
         self.stats = {k: int(v) for k, v in state.get("stats", self.stats).items()}

@@ -9,7 +9,8 @@ learning spike of neuron ``i`` while label ``y`` is present,
     d[i] != y:  dw_ij = a_p_plus  if j spiked since t_ref_i else a_p_minus   (punishment)
 
 (times ``(w - w_min)(w_max - w) / (w_max - w_min)^2`` with the soft bound), weights clipped to
-``[w_min, w_max]``. This object only builds the decision map, switches the top layer to the rule
+``[w_min, w_max]``. The rule is chosen when the network is built (the top layer's ``rule`` is an
+``RSTDPParams``); this object only builds the decision map, hands it to the top layer as state
 (:meth:`RSTDPReadout.attach`) and reads decisions: the class of the top neuron with most inference
 spikes in the sample window (ties: larger ``V_infer``, then smallest index); silent: -1.
 """
@@ -19,6 +20,9 @@ from typing import Any, Dict
 
 import numpy as np
 
+from ..errors import ParameterError
+from ..layers import rule_name
+from ..rules import RSTDPParams
 from .base import SampleOutcome, TopCountReadout, Window, pick_winner
 
 
@@ -28,13 +32,13 @@ def decision_map(n_units: int, n_classes: int, assignment: str = "blocks") -> np
     ``floor(i * n_classes / n_units)`` (contiguous blocks), ``'interleaved'`` class ``i mod n_classes``."""
     n_units, n_classes = int(n_units), int(n_classes)
     if n_units < n_classes or n_classes < 1:
-        raise ValueError(f"R-STDP needs at least one top neuron per class: {n_units} neurons, {n_classes} classes")
+        raise ParameterError(f"R-STDP needs at least one top neuron per class: {n_units} neurons, {n_classes} classes")
     i = np.arange(n_units, dtype=np.int64)
     if assignment == "blocks":
         return i * n_classes // n_units
     if assignment == "interleaved":
         return i % n_classes
-    raise ValueError(f"assignment must be 'blocks' or 'interleaved', got {assignment!r}")
+    raise ParameterError(f"assignment must be 'blocks' or 'interleaved', got {assignment!r}")
 
 
 class RSTDPReadout(TopCountReadout):
@@ -42,9 +46,8 @@ class RSTDPReadout(TopCountReadout):
 
     ``n_neurons``: number of maps of the top layer (its neurons, for a dense layer); with a
     convolutional top layer every position of a map carries the map's class.
-    ``rstdp``: optional overrides of the layer's :class:`stdpnet.rules.RSTDPParams`
-    (e.g. ``{"a_r_plus": 0.004}``), applied by :meth:`attach`. ``clip_weights``: on attach, clip the
-    layer's weights into the R-STDP range (the soft bound's factor changes sign outside it).
+    The top layer must be built with ``rule = RSTDPParams(...)`` (configuration: ``rule = "rstdp"``
+    and an ``rstdp`` table); its initial weights are then drawn inside the R-STDP range.
 
     The readout itself never learns (``learn`` is ignored): the network's top layer learns whenever
     its learning flag is on and the chunk carries labels.
@@ -52,27 +55,25 @@ class RSTDPReadout(TopCountReadout):
 
     name = "rstdp"
 
-    def __init__(self, n_neurons: int, n_classes: int, assignment: str = "blocks", rstdp: Dict[str, Any] = None,
-                 clip_weights: bool = True):
+    def __init__(self, n_neurons: int, n_classes: int, assignment: str = "blocks"):
         super().__init__(n_neurons)
         self.n_maps = int(n_neurons)
         self.n_classes = int(n_classes)
         self.assignment = assignment
-        self.rstdp = dict(rstdp or {})
-        self.clip_weights = bool(clip_weights)
         self.decision_map = decision_map(self.n_maps, self.n_classes, assignment)
         self._neuron_class = self.decision_map  # per public top neuron (set for conv tops by attach)
 
     def attach(self, network) -> None:
-        """Switch ``network.top`` to R-STDP with this decision map; ``network.refresh_params()``."""
+        """Give ``network.top`` (an R-STDP layer) this decision map, part of its state."""
         layer = network.top
+        if not isinstance(layer.rule, RSTDPParams):
+            raise ParameterError(
+                f"the R-STDP readout needs the top layer {layer.name} built with the R-STDP rule, but it "
+                f"learns with {rule_name(layer.rule)!r}; set layers.{layer.name}.rule = \"rstdp\" "
+                "(stdpnet train does this for --readout rstdp)")
         if layer.n_maps != self.n_maps:
-            raise ValueError(f"R-STDP readout built for {self.n_maps} maps but {layer.name} has {layer.n_maps}")
-        layer.params = layer.params.updated(rule="rstdp", **{f"rstdp.{k}": v for k, v in self.rstdp.items()})
+            raise ParameterError(f"R-STDP readout built for {self.n_maps} maps but {layer.name} has {layer.n_maps}")
         layer.set_decision_map(self.decision_map)
-        if self.clip_weights:
-            np.clip(layer.w, layer.params.rstdp.w_min, layer.params.rstdp.w_max, out=layer.w)
-        network.refresh_params()
         # public index f*H*W + pos: the class of a neuron is its map's
         self.n_neurons = layer.n_neurons
         self._neuron_class = np.repeat(self.decision_map, layer.out_hw[0] * layer.out_hw[1])
@@ -90,7 +91,7 @@ class RSTDPReadout(TopCountReadout):
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         dm = np.asarray(state["decision_map"], np.int64)
         if dm.shape != self.decision_map.shape:
-            raise ValueError(f"R-STDP state has a decision map of {dm.shape}, this readout {self.decision_map.shape}")
+            raise ParameterError(f"R-STDP state has a decision map of {dm.shape}, this readout {self.decision_map.shape}")
         self.decision_map = dm.copy()
         reps = max(1, self.n_neurons // self.n_maps)
         self._neuron_class = np.repeat(self.decision_map, reps)

@@ -107,7 +107,8 @@ import numpy as np
 from numba import njit
 
 from .. import kernels as K
-from ..layers import LearningLayer
+from ..layers import LearningLayer, rule_name
+from ..rules import STDPParams
 from ..network import Network
 
 # Brian2 holds tick times as float64 steps relative to the first tick; "never" is far in the past
@@ -506,8 +507,9 @@ class Brian2Twin:
         if target not in ("numpy", "cython"):
             raise ValueError(f"target must be 'numpy' or 'cython', got {target!r}")
         for layer in net.learning_layers:
-            if layer.params.rule != "stdp":
-                raise TwinError(f"{layer.name}: the Brian2 twin supports the STDP rule only, not {layer.params.rule!r}")
+            if not isinstance(layer.rule, STDPParams):
+                raise TwinError(f"{layer.name}: the Brian2 twin supports the STDP rule only, not "
+                                f"{rule_name(layer.rule)!r}")
         _quiet_brian2()
         _warm_up_numba()
         with _brian2_prefs(b2, target):  # synapse creation is generated code too
@@ -617,23 +619,23 @@ class Brian2Twin:
         H_out, W_out = layer.out_hw
         N = layer.n_neurons
         base = _layer_order(li)
-        ip = layer.int_params(self.dt_us)
-        fp = layer.float_params(self.dt_us)
-        theta_l = float(over.get("theta_learn", fp[K.FP_THETA_LEARN]))
-        theta_i = float(over.get("theta_infer", fp[K.FP_THETA_INFER]))
+        const = layer.const(self.dt_us)
+        rule = p.rule
+        theta_l = float(over.get("theta_learn", const.theta_learn))
+        theta_i = float(over.get("theta_infer", const.theta_infer))
         bad = set(over) - {"theta_learn", "theta_infer"}
         if bad:
             raise ValueError(f"{layer.name}: the twin can override theta_learn/theta_infer only, not {sorted(bad)}")
         learning = bool(p.learning)
-        refractory = int(ip[K.IP_REFRACTORY])
-        tau_ticks = float(fp[K.FP_LEAK_TAU])
+        refractory = int(const.refractory)
+        tau_ticks = float(const.leak_tau)
         subtract = p.reset == "subtract"
         name = layer.name
         ns = {"theta_l": theta_l, "theta_i": theta_i, "refractory": refractory,
               "tau_leak": tau_ticks * self.dt_us * b2.us if tau_ticks > 0 else 1 * b2.second,
-              "alpha_plus": p.stdp.alpha_plus, "alpha_minus": p.stdp.alpha_minus,
-              "beta_plus": p.stdp.beta_plus, "beta_minus": p.stdp.beta_minus,
-              "w_min": p.stdp.w_min, "w_max": p.stdp.w_max, "w_span": p.stdp.w_max - p.stdp.w_min,
+              "alpha_plus": rule.alpha_plus, "alpha_minus": rule.alpha_minus,
+              "beta_plus": rule.beta_plus, "beta_minus": rule.beta_minus,
+              "w_min": rule.w_min, "w_max": rule.w_max, "w_span": rule.w_max - rule.w_min,
               "libm_exp": _libm_exp(b2)}
 
         # kernel (shared weights), stdpnet's flat layout
@@ -740,7 +742,7 @@ class Brian2Twin:
         info = {
             "name": name, "layer": layer, "group": group, "kernel": kern, "inputs": inputs,
             "theta_l": theta_l, "theta_i": theta_i, "learning": learning, "refractory": refractory,
-            "r_learn": int(ip[K.IP_R_LEARN]), "r_infer": int(ip[K.IP_R_INFER]), "tau_ticks": tau_ticks,
+            "r_learn": int(const.r_learn), "r_infer": int(const.r_infer), "tau_ticks": tau_ticks,
             "n_synapses": n_syn, "shape": (F, H_out, W_out), "pool": layer.pool_after,
             "buf_c": np.zeros(N, np.int64), "buf_y": np.zeros(N, np.int64), "buf_x": np.zeros(N, np.int64),
             "n_out": 0, "decisions": [], "missing": 0, "counts": np.zeros(4, np.int64),

@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+from stdpnet import ParameterError, RSTDPParams
+
 from stdpnet import Network
 from stdpnet.readouts import (CountLabelling, EventClassifier, RSTDPReadout, SampleOutcome, make_readout,
                               running_accuracy, sample_runs)
@@ -30,11 +32,14 @@ def test_make_readout_builds_each_kind_for_the_top_layer():
     assert isinstance(make_readout("classifier", net, 4, m=0.8), EventClassifier)
     assert make_readout("classifier", net, 4).n_inputs == 32
     assert isinstance(make_readout("count", net, 4), CountLabelling)
-    ro = make_readout("rstdp", net, 4)
-    assert isinstance(ro, RSTDPReadout) and net.top.params.rule == "rstdp"
-    with pytest.raises(ValueError, match="unknown readout"):
+    with pytest.raises(ParameterError, match="rule"):  # the rule is chosen at build time
+        make_readout("rstdp", net, 4)
+    net_r = Network.from_spec("synthetic", layers={"fc1": {"rule": "rstdp"}})
+    ro = make_readout("rstdp", net_r, 4)
+    assert isinstance(ro, RSTDPReadout) and isinstance(net_r.top.rule, RSTDPParams)
+    with pytest.raises(ParameterError, match="unknown readout"):
         make_readout("svm", net, 4)
-    with pytest.raises(TypeError):
+    with pytest.raises(ParameterError):
         make_readout("count", net, 4, eta=0.1)
     wrong = CountLabelling(7, 4)
     chunk = next(tick_chunks(LabelledStream(SyntheticBars(n_samples=1, seed=0))))

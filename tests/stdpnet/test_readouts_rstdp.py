@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from stdpnet import Network
+from stdpnet import Network, ParameterError, RSTDPParams, STDPParams
 from stdpnet import kernels as K
 from stdpnet.readouts import RSTDPReadout, decision_map, make_readout
 
@@ -21,21 +21,27 @@ def test_decision_maps_give_equal_shares(n, c):
         decision_map(2, 3)
 
 
-def test_attach_switches_the_top_layer_to_rstdp_with_the_map():
-    net = Network.from_spec("4x1x1-3C1-6", layers={"fc1": {"init_mean": 0.95}})
-    ro = make_readout("rstdp", net, 3, assignment="interleaved", rstdp={"a_r_plus": 0.01})
+def test_attach_gives_the_rstdp_top_layer_its_decision_map_and_rewrites_nothing():
+    net = Network.from_spec("4x1x1-3C1-6", layers={"fc1": {"init_mean": 0.95, "rule": "rstdp",
+                                                            "rstdp": {"a_r_plus": 0.01}}})
     top = net.top
-    assert top.params.rule == "rstdp" and top.params.rstdp.a_r_plus == 0.01
-    assert net.learning_layers[0].params.rule == "stdp"
+    params_before = top.params
+    ro = make_readout("rstdp", net, 3, assignment="interleaved")
+    assert top.params is params_before  # a readout never rewrites a layer
+    assert isinstance(top.rule, RSTDPParams) and top.rule.a_r_plus == 0.01
+    assert isinstance(net.learning_layers[0].rule, STDPParams)
     np.testing.assert_array_equal(top.decision_map, [0, 1, 2, 0, 1, 2])
-    assert net._iparams[-1, K.IP_RULE] == K.RULE_RSTDP  # refreshed for the compiled driver
-    assert net._fparams[-1, K.FP_AR_PLUS] == 0.01
-    assert top.w.max() <= top.params.rstdp.w_max  # clipped into the R-STDP range
+    const = top.const(net.dt_us)
+    assert const.rule == K.RULE_RSTDP and const.alpha_plus == 0.01
+    assert top.w.max() <= top.rule.w_max  # initial weights drawn inside the R-STDP range
     assert isinstance(ro, RSTDPReadout)
+    plain = Network.from_spec("4x1x1-3C1-6")
+    with pytest.raises(ParameterError, match="rule"):
+        make_readout("rstdp", plain, 3)
 
 
 def rstdp_net():
-    net = Network.from_spec("4x1x1-2", layers={"fc1": {"theta_learn": 0.9, "theta_infer": 100.0}})
+    net = Network.from_spec("4x1x1-2", layers={"fc1": {"theta_learn": 0.9, "theta_infer": 100.0, "rule": "rstdp"}})
     make_readout("rstdp", net, 2)  # blocks: neuron 0 -> class 0, neuron 1 -> class 1
     fc = net.top
     w = np.empty((2, 1, 1, 4))
@@ -64,7 +70,7 @@ def test_reward_and_punishment_move_weights_in_opposite_directions():
 
 
 def test_prediction_is_the_class_of_the_most_active_neuron():
-    net = Network.from_spec("4x1x1-4")
+    net = Network.from_spec("4x1x1-4", layers={"fc1": {"rule": "rstdp"}})
     ro = make_readout("rstdp", net, 2)  # [0, 0, 1, 1]
     ch = chunk([0, 0, 0, 1, 1], [1, 1, 1, 0, 0])
     net.top.v_infer[:] = [0.0, 0.2, 0.0, 0.0]  # read at the chunk's end, where sample 1 is open
@@ -80,7 +86,7 @@ def test_prediction_is_the_class_of_the_most_active_neuron():
 
 
 def test_conv_top_layer_neurons_carry_their_maps_class():
-    net = Network.from_spec("3x1x1-2C1")  # public index f*3 + x
+    net = Network.from_spec("3x1x1-2C1", layers={"conv1": {"rule": "rstdp"}})  # public index f*3 + x
     ro = RSTDPReadout(2, 2)
     ro.attach(net)
     ch = chunk([0, 0], [1, 1])
@@ -89,6 +95,6 @@ def test_conv_top_layer_neurons_carry_their_maps_class():
     assert out[0].winner == 4 and out[0].predicted == 1
     state = ro.state_dict()
     other = RSTDPReadout(2, 2, assignment="interleaved")
-    other.attach(Network.from_spec("3x1x1-2C1"))
+    other.attach(Network.from_spec("3x1x1-2C1", layers={"conv1": {"rule": "rstdp"}}))
     other.load_state_dict(state)
     np.testing.assert_array_equal(other.decision_map, ro.decision_map)

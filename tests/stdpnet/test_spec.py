@@ -33,8 +33,10 @@ def test_presets_carry_their_training_defaults():
     cfg = build_config(net="nmnist", data="nmnist:/somewhere")
     assert cfg["training"]["epochs"] == 3
     assert cfg["training"]["readout"] == {"kind": "classifier", "eta": 0.03, "w_init_mean": 0.3, "m": 0.5}
-    rstdp = build_config(net="mnist_reference", data="mnist:a:b", readout="rstdp")["training"]["readout"]
-    assert rstdp["kind"] == "rstdp" and rstdp["rstdp"]["a_r_plus"] == 0.4
+    cfg = build_config(net="mnist_reference", data="mnist:a:b", readout="rstdp")
+    assert cfg["training"]["readout"]["kind"] == "rstdp"
+    fc1 = cfg["network"]["layers"]["fc1"]  # R-STDP is the top layer's rule, set at build time
+    assert fc1["rule"] == "rstdp" and fc1["rstdp"]["a_r_plus"] == 0.4
     assert build_config(net="nmnist", data="x", readout="count", epochs=1)["training"]["readout"] == {"kind": "count"}
 
 
@@ -66,5 +68,5 @@ def test_toml_configuration(tmp_path):
     net = Network.from_config(load_config_file(path))
     conv1 = net.layer("conv1")
     assert conv1.params.theta_learn == 9.5 and conv1.params.r_infer is None
-    assert conv1.params.stdp.alpha_plus == pytest.approx(0.016)
+    assert conv1.params.rule.alpha_plus == pytest.approx(0.016)
     assert net.seed == 5 and net.layer("conv2").params.theta_learn == 50

@@ -1,0 +1,53 @@
+"""Winner-take-all inhibition (SPEC section 4), on hwf-ordered neuron arrays."""
+from __future__ import annotations
+
+from numba import njit
+
+from .state import R_GLOBAL, R_NONE
+
+
+@njit(cache=True)
+def _window(oy, ox, r, h_out, w_out):
+    if r == R_GLOBAL:
+        return 0, h_out - 1, 0, w_out - 1
+    return max(0, oy - r), min(h_out - 1, oy + r), max(0, ox - r), min(w_out - 1, ox + r)
+
+
+@njit(cache=True)
+def inhibit_learning(v_learn, t_ref, winner, now, n_maps, h_out, w_out, r_learn):
+    """Learning inhibition by ``winner``: ``V_learn = 0``, ``t_ref = now`` for every other neuron of the
+    winner's map (intra-map) and for neurons of all other maps within the square window of radius
+    ``r_learn`` around the winner's position (inter-map; ``R_GLOBAL``: all positions)."""
+    f = winner % n_maps
+    pos = winner // n_maps
+    for p in range(h_out * w_out):
+        i = p * n_maps + f
+        if i != winner:
+            v_learn[i] = 0.0
+            t_ref[i] = now
+    if r_learn == R_NONE:
+        return
+    y0, y1, x0, x1 = _window(pos // w_out, pos % w_out, r_learn, h_out, w_out)
+    for y in range(y0, y1 + 1):
+        for x in range(x0, x1 + 1):
+            base = (y * w_out + x) * n_maps
+            for g in range(n_maps):
+                if g != f:
+                    v_learn[base + g] = 0.0
+                    t_ref[base + g] = now
+
+
+@njit(cache=True)
+def inhibit_inference(v_infer, winner, n_maps, h_out, w_out, r_infer):
+    """Inference inhibition by ``winner``: ``V_infer = 0`` for neurons of other maps within ``r_infer``."""
+    if r_infer == R_NONE:
+        return
+    f = winner % n_maps
+    pos = winner // n_maps
+    y0, y1, x0, x1 = _window(pos // w_out, pos % w_out, r_infer, h_out, w_out)
+    for y in range(y0, y1 + 1):
+        for x in range(x0, x1 + 1):
+            base = (y * w_out + x) * n_maps
+            for g in range(n_maps):
+                if g != f:
+                    v_infer[base + g] = 0.0

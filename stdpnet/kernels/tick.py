@@ -1,0 +1,281 @@
+"""One tick of one layer, and the driver that steps every layer through a chunk of ticks.
+
+Per tick and layer (SPEC sections 2-5): deliver all input spikes to both accumulators, then
+choose learning winners greedily by ``V_learn`` (ties in seeded random order), apply the rule and
+learning inhibition, then choose inference spikes greedily by ``V_infer`` with inter-map
+inhibition within ``r_infer``; the inference spikes, pooled, are the next layer's input in the
+same tick. Every layer, convolutional or fully connected, is a stride-1 valid convolution (a dense
+layer's kernel covers its whole input), so one driver serves all of them with no per-tick Python.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .inhibition import inhibit_inference, inhibit_learning
+from .learning import learn_on_winner
+from .ordering import order_by_potential
+from .state import KIND_INFER, KIND_LEARN, R_NONE, RESET_SUBTRACT
+
+
+@njit(cache=True)
+def _decay(v, t_upd, i, now, tau):
+    if t_upd[i] != now:
+        v[i] *= math.exp(-(now - t_upd[i]) / tau)
+        t_upd[i] = now
+
+
+@njit(cache=True)
+def _add_into(v, wk):
+    """``v += wk`` on equally long slices (explicit loop: numba's array expression is slower here)."""
+    for f in range(wk.shape[0]):
+        v[f] += wk[f]
+
+
+@njit(cache=True)
+def _add_into_both(v_learn, v_infer, wk):
+    """``v_learn += wk; v_infer += wk`` on equally long slices, loading each weight once."""
+    for f in range(wk.shape[0]):
+        wv = wk[f]
+        v_learn[f] += wv
+        v_infer[f] += wv
+
+
+@njit(cache=True, fastmath=True)
+def _max_of(v, start, n):
+    """max(v[start:start+n]); fastmath only lets the exact max-reduction vectorise."""
+    m = -np.inf
+    for f in range(start, start + n):
+        m = max(m, v[f])
+    return m
+
+
+@njit(cache=True)
+def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in):
+    """Advance one layer by one tick. Returns ``(n_inference_spikes, n_learning_spikes, synops)``.
+
+    ``in_c/in_y/in_x[:n_in]`` are this tick's input spikes (already pooled into this layer's input
+    coordinates). Inference spikes (hwf indices) go to ``scratch.spikes``, learning winners to
+    ``scratch.winners``.
+    """
+    n_maps = const.n_maps
+    k_h = const.k_h
+    k_w = const.k_w
+    h_out = const.h_out
+    w_out = const.w_out
+    h_in = const.h_in
+    w_in = const.w_in
+    learning = const.learning != 0
+    theta_l = const.theta_learn
+    theta_i = const.theta_infer
+    tau = const.leak_tau
+    refractory = const.refractory
+    subtract = const.reset == RESET_SUBTRACT
+    plain = tau == 0.0 and refractory == 0
+    w = state.w
+    v_learn = state.v_learn
+    v_infer = state.v_infer
+    t_ref = state.t_ref
+    t_spike_learn = state.t_spike_learn
+    t_spike_infer = state.t_spike_infer
+    t_pre = state.t_pre
+    touched = scratch.touched
+    touched_mark = scratch.touched_mark
+    n_touched = 0
+    synops = 0
+    # 1. deliver every input spike of this tick to both accumulators (adds only, vectorised);
+    #    thresholds are checked once per touched position after all of the tick's input arrived
+    for s in range(n_in):
+        c = in_c[s]
+        y = in_y[s]
+        x = in_x[s]
+        t_pre[(c * h_in + y) * w_in + x] = now
+        ky0 = max(0, y - h_out + 1)
+        ky1 = min(k_h - 1, y)
+        kx0 = max(0, x - w_out + 1)
+        kx1 = min(k_w - 1, x)
+        for ky in range(ky0, ky1 + 1):
+            oy = y - ky
+            for kx in range(kx0, kx1 + 1):
+                ox = x - kx
+                pos = oy * w_out + ox
+                if touched_mark[pos] == 0:
+                    touched_mark[pos] = 1
+                    touched[n_touched] = pos
+                    n_touched += 1
+                wbase = ((c * k_h + ky) * k_w + kx) * n_maps
+                wk = w[wbase:wbase + n_maps]
+                nbase = pos * n_maps
+                synops += n_maps
+                if plain:
+                    if learning:
+                        _add_into_both(v_learn[nbase:nbase + n_maps], v_infer[nbase:nbase + n_maps], wk)
+                    else:
+                        _add_into(v_infer[nbase:nbase + n_maps], wk)
+                else:
+                    for f in range(n_maps):
+                        i = nbase + f
+                        if learning and now - t_spike_learn[i] >= refractory:
+                            if tau > 0.0:
+                                _decay(v_learn, state.t_upd_learn, i, now, tau)
+                            v_learn[i] += w[wbase + f]
+                        if now - t_spike_infer[i] >= refractory:
+                            if tau > 0.0:
+                                _decay(v_infer, state.t_upd_infer, i, now, tau)
+                            v_infer[i] += w[wbase + f]
+    # threshold scan of the touched positions
+    cand_learn = scratch.cand_learn
+    cand_infer = scratch.cand_infer
+    n_cl = 0
+    n_ci = 0
+    for k in range(n_touched):
+        pos = touched[k]
+        touched_mark[pos] = 0
+        nbase = pos * n_maps
+        if learning and _max_of(v_learn, nbase, n_maps) >= theta_l:
+            for f in range(n_maps):
+                if v_learn[nbase + f] >= theta_l and now - t_spike_learn[nbase + f] >= refractory:
+                    cand_learn[n_cl] = nbase + f
+                    n_cl += 1
+        if _max_of(v_infer, nbase, n_maps) >= theta_i:
+            for f in range(n_maps):
+                if v_infer[nbase + f] >= theta_i and now - t_spike_infer[nbase + f] >= refractory:
+                    cand_infer[n_ci] = nbase + f
+                    n_ci += 1
+    # 2. learning winners: greedy by V_learn, the rule, inhibition
+    winners = scratch.winners
+    n_win = 0
+    if n_cl > 0:
+        order = order_by_potential(cand_learn, n_cl, v_learn, rng)
+        for k in range(n_cl):
+            i = order[k]
+            if v_learn[i] < theta_l:  # inhibited by an earlier winner of this tick
+                continue
+            learn_on_winner(const, state, i, now, label)
+            if subtract:
+                v_learn[i] -= theta_l
+            else:
+                v_learn[i] = 0.0
+            t_ref[i] = now
+            t_spike_learn[i] = now
+            inhibit_learning(v_learn, t_ref, i, now, n_maps, h_out, w_out, const.r_learn)
+            winners[n_win] = i
+            n_win += 1
+    # 3. inference spikes: greedy by V_infer with inter-map inhibition (or none)
+    spikes = scratch.spikes
+    n_spk = 0
+    if n_ci > 0:
+        r_infer = const.r_infer
+        if r_infer == R_NONE:
+            order = cand_infer[:n_ci]
+        else:
+            order = order_by_potential(cand_infer, n_ci, v_infer, rng)
+        for k in range(n_ci):
+            i = order[k]
+            if v_infer[i] < theta_i:
+                continue
+            if subtract:
+                v_infer[i] -= theta_i
+            else:
+                v_infer[i] = 0.0
+            t_spike_infer[i] = now
+            inhibit_inference(v_infer, i, n_maps, h_out, w_out, r_infer)
+            spikes[n_spk] = i
+            n_spk += 1
+    return n_spk, n_win, synops
+
+
+@njit(cache=True)
+def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts, states, scratches,
+              rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record):
+    """Step every layer through the ticks ``start_tick + i`` for ``i < len(offsets) - 1``.
+
+    ``ev_*[offsets[i]:offsets[i+1]]`` are the input events of tick ``i`` (sensor coordinates;
+    ``input_pool`` > 1 pools them first). ``labels[i]`` is the reward signal (R-STDP layers only).
+    ``consts``/``states``/``scratches``: typed lists of each layer's :class:`LayerConst`,
+    :class:`LayerState`, :class:`LayerScratch`, bottom-up. Top-layer inference spikes are appended
+    to ``top_out[n_top:]`` as ``(tick, neuron)``; with ``record``, every spike of every layer is
+    appended to ``rec[n_rec:]`` as ``(tick, layer, kind, neuron)``. ``counters[l]`` accumulates
+    ``(learning spikes, inference spikes, synaptic operations)``.
+
+    Stops early, before a tick whose spikes might not fit in ``top_out``/``rec``; returns
+    ``(ticks_done, n_top, n_rec)`` so the caller can grow the buffers and call again.
+    """
+    n_layers = len(consts)
+    n_ticks = len(offsets) - 1
+    top = n_layers - 1
+    top_c = consts[top]
+    top_neurons = top_c.n_maps * top_c.h_out * top_c.w_out
+    all_neurons = 0
+    for l in range(n_layers):
+        cl = consts[l]
+        all_neurons += cl.n_maps * cl.h_out * cl.w_out
+    h0 = consts[0].h_in
+    w0 = consts[0].w_in
+    for t in range(n_ticks):
+        if n_top + top_neurons > top_out.shape[0]:
+            return t, n_top, n_rec
+        if record and n_rec + 2 * all_neurons > rec.shape[0]:
+            return t, n_top, n_rec
+        now = start_tick + t
+        label = labels[t]
+        n_in = 0
+        for e in range(offsets[t], offsets[t + 1]):
+            y = ev_y[e] // input_pool
+            x = ev_x[e] // input_pool
+            if y < h0 and x < w0:
+                in_buf[n_in, 0] = ev_p[e]
+                in_buf[n_in, 1] = y
+                in_buf[n_in, 2] = x
+                n_in += 1
+        for l in range(n_layers):
+            const = consts[l]
+            scratch = scratches[l]
+            n_spk, n_win, synops = layer_tick(const, states[l], scratch, now, label, rng,
+                                              in_buf[:, 0], in_buf[:, 1], in_buf[:, 2], n_in)
+            counters[l, 0] += n_win
+            counters[l, 1] += n_spk
+            counters[l, 2] += synops
+            spikes = scratch.spikes
+            if record:
+                wins = scratch.winners
+                for k in range(n_win):
+                    rec[n_rec, 0] = now
+                    rec[n_rec, 1] = l
+                    rec[n_rec, 2] = KIND_LEARN
+                    rec[n_rec, 3] = wins[k]
+                    n_rec += 1
+                for k in range(n_spk):
+                    rec[n_rec, 0] = now
+                    rec[n_rec, 1] = l
+                    rec[n_rec, 2] = KIND_INFER
+                    rec[n_rec, 3] = spikes[k]
+                    n_rec += 1
+            if l == top:
+                for k in range(n_spk):
+                    top_out[n_top, 0] = now
+                    top_out[n_top, 1] = spikes[k]
+                    n_top += 1
+            else:
+                # pooled inference spikes become the next layer's input, in the same tick
+                n_maps = const.n_maps
+                w_out = const.w_out
+                pool = const.pool
+                h_next = consts[l + 1].h_in
+                w_next = consts[l + 1].w_in
+                n_next = 0
+                for k in range(n_spk):
+                    i = spikes[k]
+                    pos = i // n_maps
+                    y = (pos // w_out) // pool
+                    x = (pos % w_out) // pool
+                    if y < h_next and x < w_next:
+                        next_buf[n_next, 0] = i % n_maps
+                        next_buf[n_next, 1] = y
+                        next_buf[n_next, 2] = x
+                        n_next += 1
+                in_buf, next_buf = next_buf, in_buf
+                n_in = n_next
+    return n_ticks, n_top, n_rec
