@@ -106,7 +106,7 @@ def cmd_eval(a) -> int:
 
 
 def cmd_plot(a) -> int:
-    from .plots import write_run_plots
+    from .viz.figures import write_run_plots
     from .training import Run
 
     run = Run.open(a.run_dir)

@@ -300,7 +300,7 @@ def train(config: Dict[str, Any], out_dir, resume: bool = False, progress: bool 
     run.write_json(METRICS_FILE, {**summary, "curve": run.accuracy.log})
     run.write_json(EVAL_FILE, report)
     if make_plots:
-        from .plots import write_run_plots
+        from .viz.figures import write_run_plots
 
         summary["plots"] = [str(p) for p in write_run_plots(run, raster)]
     return summary
