@@ -10,6 +10,10 @@ Typical use::
     for chunk in streams.tick_chunks(stream, dt_us=1000):
         ...  # chunk.events, chunk.offsets, chunk.sample, chunk.label
 
+Continual learning: :class:`TaskSequence` builds task sequences from a protocol string
+(``split:5x2``, ``domain:mirror``, ...; :mod:`streams.protocols`) and :func:`sequence_stream` lays
+them end to end in one stream; :mod:`streams.transforms` holds the domain transforms.
+
 Events are :data:`EVENT_DTYPE` structured arrays (x, y, t in microseconds, p), the tonic
 convention, so tonic transforms apply unchanged.
 """
@@ -47,37 +51,56 @@ from .readers import (
     save_events,
     sensor_size_from_events,
 )
+from .protocols import DomainItem, Protocol, ProtocolError, parse_protocol
 from .replay import RealTimeReplay
 from .stream import LabelledStream, Segment
 from .synthetic import SyntheticBars
+from .tasks import SequenceDataset, SequenceStream, Task, TaskDataset, TaskSequence, sequence_stream
 from .ticks import Tick, TickChunk, tick_chunks, ticks
+from .transforms import Compose, Mirror, PolaritySwap, Rotate180, TimeScale, Transpose, UniformNoise
 
 __all__ = [
+    "Compose",
+    "DomainItem",
     "EVENT_DTYPE",
-    "FORMATS",
     "EncodedImages",
     "EventStreamError",
     "EventStreamWarning",
+    "FORMATS",
     "LabelledDataset",
     "LabelledStream",
     "LatencyEncoder",
     "MNISTImages",
+    "Mirror",
     "NMNISTFolder",
     "PeriodicEncoder",
     "PoissonEncoder",
+    "PolaritySwap",
+    "Protocol",
+    "ProtocolError",
     "RealTimeReplay",
+    "Rotate180",
     "Segment",
     "SensorSize",
+    "SequenceDataset",
+    "SequenceStream",
     "Subset",
     "SyntheticBars",
+    "Task",
+    "TaskDataset",
+    "TaskSequence",
     "Tick",
     "TickChunk",
+    "TimeScale",
+    "Transpose",
+    "UniformNoise",
     "as_events",
     "check_events",
     "data_root",
     "describe",
     "detect_format",
     "make_events",
+    "parse_protocol",
     "read_aedat2",
     "read_aedat4",
     "read_events",
@@ -88,6 +111,7 @@ __all__ = [
     "read_prophesee_raw",
     "save_events",
     "sensor_size_from_events",
+    "sequence_stream",
     "stratified_split",
     "tick_chunks",
     "ticks",

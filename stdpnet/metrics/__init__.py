@@ -1,6 +1,10 @@
 """Figures every run reports (SPEC section 10): running accuracy, spikes per layer per sample
 (learning and inference separately), synaptic operations, events per second of wall time,
-real-time factor, peak memory."""
+real-time factor, peak memory.
+
+Submodules: :mod:`stdpnet.metrics.continual` (accuracy matrix, ACC / BWT / FWT / forgetting,
+linear probe; SPEC section 12) and :mod:`stdpnet.metrics.ops` (synaptic operations and energy
+estimates, NeuroBench style)."""
 from __future__ import annotations
 
 import resource
