@@ -1,0 +1,291 @@
+"""Continual-learning protocol for the STDP network (SPEC section 12): tasks on one unbroken stream.
+
+The training samples of every task are laid end to end in one stream (:func:`streams.sequence_stream`):
+no state is reset at a task boundary and the learner is never told where it is. After each task
+(and before any, for ``b``) the learner is *evaluated*: learning off, on every task's test split,
+then the network and every readout are put back exactly as they were (state dicts), so the
+training stream resumes bit-exactly as if no evaluation had happened. The chunk that straddles a
+task boundary is cut at the boundary tick, so evaluation sees exactly the ticks of the tasks done.
+
+Readouts. All of them read the same network at once (they only read the top layer's spikes): the
+event-based classifier and spike-count labelling (labelled online while training: no label pass,
+which would replay old tasks), plus a **linear probe** on the top layer's spike counts per sample,
+fitted at each evaluation point on a fixed set of training samples of the tasks seen so far. The
+probe is an oracle of feature quality: the classifier's forgetting minus the probe's is forgetting
+in the readout, the probe's is forgetting in the features.
+
+Every ``probe_every`` training samples, a small fixed probe set per task is evaluated (classifier)
+to draw the forgetting curve along the stream.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+import streams
+from streams.tasks import TaskSequence, sequence_stream
+from streams.ticks import TickChunk
+
+from ..metrics.continual import AccuracyMatrix, linear_probe
+from ..network import Network
+from ..readouts import make_readout
+
+STDP_READOUTS = ("classifier", "count")
+
+
+def split_chunk(chunk: TickChunk, i: int):
+    """``chunk`` cut before its tick ``i``: two chunks covering the same ticks."""
+    off = chunk.offsets
+    first = TickChunk(chunk.start_tick, chunk.dt_us, chunk.events[:off[i]], off[:i + 1].copy(),
+                      chunk.sample[:i], chunk.label[:i])
+    second = TickChunk(chunk.start_tick + i, chunk.dt_us, chunk.events[off[i]:], off[i:] - off[i],
+                       chunk.sample[i:], chunk.label[i:])
+    return first, second
+
+
+def top_counts(result, chunk: TickChunk, n_top: int, counts: Dict[int, np.ndarray]) -> None:
+    """Add the chunk's top-layer inference spikes to per-sample count vectors (sample -> (n_top,))."""
+    if len(result.top_ticks) == 0:
+        return
+    sample = chunk.sample[result.top_ticks - chunk.start_tick]
+    for s in np.unique(sample):
+        if s < 0:
+            continue
+        vec = counts.setdefault(int(s), np.zeros(n_top, np.int64))
+        np.add.at(vec, result.top_neurons[sample == s], 1)
+
+
+@dataclass
+class Learner:
+    """The STDP network and its readouts, fed by one stream."""
+
+    network: Network
+    readouts: Dict[str, Any]
+
+    def snapshot(self):
+        return self.network.state_dict(), {k: copy.deepcopy(r) for k, r in self.readouts.items()}
+
+    def restore(self, snap) -> None:
+        state, readouts = snap
+        self.network.load_state_dict(state)
+        self.readouts = readouts
+
+    def feed(self, chunk: TickChunk, learn: bool) -> None:
+        result = self.network.run(chunk)
+        for r in self.readouts.values():
+            r.process(result, chunk, self.network, learn)
+
+
+def evaluate_frozen(learner: Learner, datasets: Sequence, *, probe_fit=None) -> Dict[str, List[float]]:
+    """Accuracy of every readout (and of a linear probe) on each of ``datasets``, learning off;
+    leaves ``learner`` exactly as it was.
+
+    ``probe_fit``: a labelled dataset whose top-layer counts fit the linear probe (None: no probe).
+    """
+    snap = learner.snapshot()
+    net = learner.network
+    was = [l.params.learning for l in net.learning_layers]
+    try:
+        net.set_learning(False)
+        readouts = {k: copy.deepcopy(r) for k, r in learner.readouts.items()}
+        for r in readouts.values():
+            r.flush(net)  # close the training stream's open window (outcome discarded)
+        n_top = net.top.n_neurons
+        out: Dict[str, List[float]] = {k: [] for k in readouts}
+        feats = []
+        for ds in ([probe_fit] if probe_fit is not None else []) + list(datasets):
+            outcomes = {k: [] for k in readouts}
+            counts: Dict[int, np.ndarray] = {}
+            stream = streams.LabelledStream(ds, start_us=net.now * net.dt_us)
+            for chunk in streams.tick_chunks(stream, dt_us=net.dt_us, start_tick=net.now):
+                result = net.run(chunk)
+                top_counts(result, chunk, n_top, counts)
+                for k, r in readouts.items():
+                    outcomes[k].extend(r.process(result, chunk, net, False))
+            for k, r in readouts.items():
+                outcomes[k].extend(r.flush(net))
+            labels = np.asarray(ds.labels)
+            x = np.stack([counts.get(i, np.zeros(n_top, np.int64)) for i in range(len(ds))]) if len(ds) else \
+                np.zeros((0, n_top))
+            feats.append((x, labels))
+            if probe_fit is None or len(feats) > 1:
+                for k in readouts:
+                    n = len(outcomes[k])
+                    out[k].append(sum(o.correct for o in outcomes[k]) / n if n else float("nan"))
+        if probe_fit is not None:
+            (xf, yf), rest = feats[0], feats[1:]
+            out["probe"] = []
+            for x, y in rest:
+                if len(np.unique(yf)) < 2:
+                    out["probe"].append(float(np.mean(y == yf[0])) if len(y) else float("nan"))
+                else:
+                    out["probe"].append(linear_probe(xf, yf, x, y).accuracy if len(y) else float("nan"))
+        return out
+    finally:
+        learner.restore(snap)
+        for layer, on in zip(net.learning_layers, was):
+            if layer.rule is not None:
+                layer.set_learning(on)
+
+
+@dataclass
+class ContinualResult:
+    protocol: str
+    tasks: List[Dict[str, Any]]
+    matrices: Dict[str, AccuracyMatrix]
+    curve: Dict[str, Any] = field(default_factory=dict)
+    joint_acc: Dict[str, float] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    def method_dicts(self) -> Dict[str, Dict[str, Any]]:
+        out = {}
+        for name, m in self.matrices.items():
+            met = m.metrics()
+            out[name] = {"accuracy_matrix": _plain(m.values), "baseline": _plain(m.baseline),
+                         "acc": met["acc"], "bwt": met["bwt"], "fwt": met["fwt"],
+                         "forgetting": met["forgetting"], "joint_acc": self.joint_acc.get(name)}
+        return out
+
+
+def _plain(a):
+    if a is None:
+        return None
+    return [[None if np.isnan(v) else float(v) for v in row] for row in np.atleast_2d(a)] if np.ndim(a) == 2 else \
+        [None if np.isnan(v) else float(v) for v in a]
+
+
+def _build(network_config: Dict[str, Any], readout_params: Dict[str, Dict[str, Any]], n_classes: int,
+           readouts: Sequence[str], seed: int) -> Learner:
+    net = Network.from_config({**network_config, "seed": seed})
+    return Learner(net, {k: make_readout(k, net, n_classes, **readout_params.get(k, {})) for k in readouts})
+
+
+def run_continual_stdp(dataset, protocol: str, network_config: Dict[str, Any], *, seed: int = 0,
+                       readouts: Sequence[str] = STDP_READOUTS,
+                       readout_params: Optional[Dict[str, Dict[str, Any]]] = None,
+                       train_fraction: float = 0.8, epochs_per_task: int = 1, probe_every: int = 0,
+                       probe_per_task: int = 10, probe_fit_per_task: int = 40, joint: bool = True,
+                       progress: Optional[Callable[[str, int, int], None]] = None) -> ContinualResult:
+    """Run ``protocol`` (e.g. ``split:5x2``) over ``dataset`` with the STDP network; see the module
+    docstring. Returns the accuracy matrix of every readout and of the probe, the forgetting curve
+    and each readout's joint-training accuracy (all tasks shuffled into one stream, one pass)."""
+    t0 = time.perf_counter()
+    readout_params = readout_params or {}
+    seq = TaskSequence.build(dataset, protocol, train_fraction=train_fraction, seed=seed)
+    n_classes = int(np.max(np.asarray(dataset.labels))) + 1
+    T = len(seq.tasks)
+    names = seq.task_names
+    test_sets = [seq.test_dataset(t) for t in range(T)]
+    extra_tests = [seq.test_dataset(t) for t in seq.test_only]
+    rng = np.random.default_rng([seed, 7])
+    fit_idx = [np.sort(rng.permutation(task.train_indices)[:probe_fit_per_task]) for task in seq.tasks]
+
+    def probe_fit_set(upto: int):
+        idx = np.concatenate(fit_idx[:upto + 1])
+        tasks_of = np.concatenate([[t] * len(fit_idx[t]) for t in range(upto + 1)])
+        return _MixedTasks(seq, idx, tasks_of)
+
+    learner = _build(network_config, readout_params, n_classes, readouts, seed)
+    all_names = list(readouts) + ["probe"]
+    matrices = {k: AccuracyMatrix(list(names)) for k in all_names}
+    if progress:
+        progress("evaluate before training", 0, T)
+    base = evaluate_frozen(learner, test_sets, probe_fit=probe_fit_set(0))
+    for k in all_names:
+        matrices[k].record_baseline(base[k])
+    run = sequence_stream(seq, epochs_per_task=epochs_per_task, seed=seed)
+    net = learner.network
+    curve_samples: List[int] = []
+    curve_acc: List[List[float]] = []
+    probes = [seq.test_dataset(t, p) for t, p in enumerate(seq.probe_indices(probe_per_task, seed))] \
+        if probe_every else []
+    task = 0
+    seen = 0
+    next_probe = probe_every
+    test_only_rows = []
+
+    def close_task(t):
+        res = evaluate_frozen(learner, test_sets + extra_tests, probe_fit=probe_fit_set(t))
+        for k in all_names:
+            matrices[k].record_row(t, res[k][:T])
+        if extra_tests:
+            test_only_rows.append({k: res[k][T:] for k in all_names})
+        if progress:
+            progress(f"task {t + 1}/{T} done", t + 1, T)
+
+    for chunk in streams.tick_chunks(run.stream, dt_us=net.dt_us):
+        while task < T:
+            end = run.task_end(task)
+            after = np.flatnonzero(chunk.sample > end)
+            if len(after) == 0:
+                break
+            i = int(after[0])
+            if i > 0:
+                head, chunk = split_chunk(chunk, i)
+                learner.feed(head, True)
+            close_task(task)
+            task += 1
+        if chunk.n_ticks:
+            learner.feed(chunk, True)
+        done = int(np.max(chunk.sample, initial=-1)) if chunk.n_ticks else seen
+        if probe_every and done >= next_probe:
+            acc = evaluate_frozen(learner, probes)[readouts[0]]
+            curve_samples.append(done)
+            curve_acc.append(acc)
+            next_probe += probe_every
+        seen = max(seen, done)
+    while task < T:
+        close_task(task)
+        task += 1
+    result = ContinualResult(protocol, seq.describe(), matrices, wall_s=0.0)
+    if test_only_rows:
+        result.curve["test_only"] = {"tasks": [t.name for t in seq.test_only],
+                                     "accuracy": test_only_rows[-1]}
+    if probe_every:
+        result.curve.update({"samples": curve_samples, "accuracy": curve_acc,
+                             "task_starts": [int(s) for s in run.task_starts], "readout": readouts[0]})
+    if joint:
+        result.joint_acc = joint_stdp(seq, network_config, readout_params, n_classes, readouts, seed,
+                                      epochs_per_task, probe_fit_set(T - 1), test_sets)
+    result.wall_s = time.perf_counter() - t0
+    return result
+
+
+class _MixedTasks(streams.LabelledDataset):
+    """Samples of several tasks, each read under its own task's transform (probe fitting, joint
+    training). ``indices`` into the base data set, ``tasks_of`` the task of each."""
+
+    def __init__(self, seq: TaskSequence, indices: np.ndarray, tasks_of: np.ndarray):
+        self.seq = seq
+        self.indices = np.asarray(indices, np.int64)
+        self.tasks_of = np.asarray(tasks_of, np.int64)
+        self.sensor_size = seq.sensor_size
+        self.labels = np.asarray(seq.dataset.labels, np.int64)[self.indices]
+        duration = getattr(seq.dataset, "duration_us", None)
+        if duration is not None and all(seq.tasks[t].transform is None for t in set(self.tasks_of.tolist())):
+            self.duration_us = duration
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, k):
+        events, label = self.seq.dataset[int(self.indices[k])]
+        transform = self.seq.tasks[int(self.tasks_of[k])].transform
+        return (events if transform is None else transform(events)), int(label)
+
+
+def joint_stdp(seq, network_config, readout_params, n_classes, readouts, seed, epochs, probe_fit, test_sets):
+    """Upper bound: one network learns all tasks' training samples shuffled into one stream."""
+    learner = _build(network_config, readout_params, n_classes, readouts, seed)
+    idx = np.concatenate([t.train_indices for t in seq.tasks])
+    tasks_of = np.concatenate([[i] * len(t.train_indices) for i, t in enumerate(seq.tasks)])
+    mixed = _MixedTasks(seq, idx, tasks_of)
+    stream = streams.LabelledStream(mixed, shuffle=True, seed=seed, epochs=epochs)
+    for chunk in streams.tick_chunks(stream, dt_us=learner.network.dt_us):
+        learner.feed(chunk, True)
+    res = evaluate_frozen(learner, test_sets, probe_fit=probe_fit)
+    return {k: float(np.nanmean(v)) for k, v in res.items()}
