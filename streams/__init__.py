@@ -47,7 +47,9 @@ from .readers import (
     save_events,
     sensor_size_from_events,
 )
+from .recordings import DatasetAdapter, Recording, RecordingFolder, SkipBad
 from .replay import RealTimeReplay
+from .sources import LiveSource, Source, SourceError, SOURCE_HELP, check_sensor, parse_source, resolve_source
 from .stream import LabelledStream, Segment
 from .synthetic import SyntheticBars
 from .ticks import Tick, TickChunk, tick_chunks, ticks
@@ -55,29 +57,39 @@ from .ticks import Tick, TickChunk, tick_chunks, ticks
 __all__ = [
     "EVENT_DTYPE",
     "FORMATS",
+    "DatasetAdapter",
     "EncodedImages",
     "EventStreamError",
     "EventStreamWarning",
     "LabelledDataset",
     "LabelledStream",
     "LatencyEncoder",
+    "LiveSource",
     "MNISTImages",
     "NMNISTFolder",
     "PeriodicEncoder",
     "PoissonEncoder",
     "RealTimeReplay",
+    "Recording",
+    "RecordingFolder",
+    "SOURCE_HELP",
     "Segment",
     "SensorSize",
+    "SkipBad",
+    "Source",
+    "SourceError",
     "Subset",
     "SyntheticBars",
     "Tick",
     "TickChunk",
     "as_events",
     "check_events",
+    "check_sensor",
     "data_root",
     "describe",
     "detect_format",
     "make_events",
+    "parse_source",
     "read_aedat2",
     "read_aedat4",
     "read_events",
@@ -86,6 +98,7 @@ __all__ = [
     "read_npy",
     "read_prophesee_dat",
     "read_prophesee_raw",
+    "resolve_source",
     "save_events",
     "sensor_size_from_events",
     "stratified_split",
