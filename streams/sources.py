@@ -260,13 +260,21 @@ def resolve_source(source: Any, *, seed: int = 0, window_us: Optional[int] = Non
         return Source(spec.text, "mnist", EncodedImages(images.images, images.labels, PeriodicEncoder(), seed=seed), True)
     path = Path(spec.paths[0])
     if spec.kind == "folder":
-        if is_nmnist_folder(path) and not any(is_recording(p) for p in path.iterdir()):
+        if _only_nmnist_bins(path):
             ds = NMNISTFolder(path)
             return Source(f"nmnist:{path}", "nmnist", ds, True, [p.relative_to(ds.root).as_posix() for p in ds.paths])
         ds = RecordingFolder(path)
         return Source(spec.text, "folder", ds, ds.labelled, list(ds.sample_ids))
     rec = Recording(path, window_us=window_us)
     return Source(spec.text, "recording", rec, False)
+
+
+def _only_nmnist_bins(path: Path) -> bool:
+    """A folder in the official N-MNIST layout: digit sub-folders holding .bin files only."""
+    if not is_nmnist_folder(path) or any(is_recording(p) for p in path.iterdir()):
+        return False
+    return all(p.suffix.lower() == ".bin" for d in path.iterdir() if d.is_dir() for p in d.iterdir()
+               if is_recording(p))
 
 
 def require_recorded(source: Union[Source, LiveSource], command: str) -> Source:
