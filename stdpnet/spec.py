@@ -1,4 +1,4 @@
-"""Network spec strings, presets and configuration files (SPEC sections 5-6).
+"""Network spec strings and model presets (SPEC sections 5-6); the network part of a configuration.
 
 Notation of the source: ``34x34x2-16C5-P2-128C5-P2-1024-10``:
 ``WxHxC`` input; ``nCk`` convolution (n maps, k x k kernel); ``Pk`` spike-forwarding pooling;
