@@ -42,12 +42,12 @@ def train(config: RunConfig, out_dir, *, source: Any = None, progress: bool = Fa
         run.close()
 
 
-def resume(run_dir, *, on_bad: Optional[str] = None, progress: bool = False, make_plots: bool = True,
-           stop_after_samples: Optional[int] = None) -> Dict[str, Any]:
+def resume(run_dir, *, on_bad: Optional[str] = None, source: Any = None, progress: bool = False,
+           make_plots: bool = True, stop_after_samples: Optional[int] = None) -> Dict[str, Any]:
     """Continue the run in ``run_dir`` from its last checkpoint, with its saved configuration and
     split; the result is bit-identical to an uninterrupted run. ``on_bad`` may change how bad
-    recordings are handled from here on."""
-    run = Run.open(run_dir, on_bad=on_bad)
+    recordings are handled from here on; ``source``: the data set object of a run made from Python."""
+    run = Run.open(run_dir, on_bad=on_bad, source=source)
     try:
         return _carry_on(run, progress=progress, make_plots=make_plots, stop_after_samples=stop_after_samples)
     finally:
@@ -212,10 +212,11 @@ def evaluate(run: Run, indices=None, *, source=None, progress: bool = False,
 
 
 def evaluate_run(run_dir, *, data: Optional[str] = None, max_samples: Optional[int] = None,
-                 progress: bool = False) -> Dict[str, Any]:
+                 progress: bool = False, source: Any = None) -> Dict[str, Any]:
     """``stdpnet eval``: the run's stored validation split (or all samples of ``data``, another
-    SOURCE), at most ``max_samples`` of them, with learning off. Nothing in the run is changed."""
-    run = Run.open(run_dir, lock=False)
+    SOURCE), at most ``max_samples`` of them, with learning off. Nothing in the run is changed.
+    ``source``: the data set object of a run made from Python."""
+    run = Run.open(run_dir, lock=False, source=source)
     try:
         if run.phase == "train":
             raise RunDirError(f"{run.dir.path} has not finished training; continue it with "

@@ -2,6 +2,7 @@
 and progress, and their checkpoint."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -86,6 +87,11 @@ class Run:
         """Check everything (source, sensor, readout), then make the run directory (locked) with its
         config, metadata and split. ``source``: a data set object or SOURCE text replacing
         ``config.data.source`` (a data set object cannot be saved: such a run cannot be resumed)."""
+        if isinstance(source, str):  # another SOURCE text: it becomes the run's data
+            from streams.sources import canonical_source
+
+            config = replace(config, data=replace(config.data, source=canonical_source(source)))
+            source = None
         src = open_source(source, seed=config.seed, window_us=config.data.window_us) if source is not None \
             else open_run_source(config)
         network = build_network(config)
@@ -106,9 +112,10 @@ class Run:
         return run
 
     @classmethod
-    def open(cls, path, *, lock: bool = True, on_bad: Optional[str] = None) -> "Run":
+    def open(cls, path, *, lock: bool = True, on_bad: Optional[str] = None, source: Any = None) -> "Run":
         """Open a run directory and restore its checkpoint (a run without one starts afresh).
-        ``on_bad`` replaces the saved ``training.on_bad`` (and is saved)."""
+        ``on_bad`` replaces the saved ``training.on_bad`` (and is saved). ``source``: the data set
+        object a run made from Python was trained on (it cannot be saved)."""
         rundir = RunDir.open(path, lock=lock)
         try:
             config = rundir.config()
@@ -118,9 +125,15 @@ class Run:
                 config = RunConfig.from_dict(d)
                 if lock:
                     rundir.write_json("config.json", config.to_dict())
-            source = open_run_source(config, "train")
-            split = rundir.load_split().indices_in(source)
-            run = cls(rundir, config, source, split)
+            stored = rundir.load_split()
+            if source is not None:
+                src = open_source(source, seed=config.seed, window_us=config.data.window_us)
+            elif stored.fingerprint.get("kind") == "dataset":
+                raise RunDirError(f"{rundir.path} was trained on a data set object passed from Python; give it "
+                                  "again (source=...) to continue or evaluate the run")
+            else:
+                src = open_run_source(config, "train")
+            run = cls(rundir, config, src, stored.indices_in(src))
             if rundir.has_checkpoint():
                 run.restore()
         except BaseException:

@@ -188,3 +188,37 @@ def test_one_recording_cut_into_windows_trains_unlabelled(tmp_path):
     cfg = build_config(net="34x34x2-4C5-P2-8", data=str(root / "samples" / "sample_nmnist.bin"), window_us=50_000)
     summary = train(cfg, tmp_path / "run", **QUIET)
     assert summary["readout"] is None and summary["train_samples"] == 7
+
+
+class BarsObject:
+    """A data set object as a Python user (or tonic) would pass it: no SOURCE text."""
+
+    def __init__(self, n):
+        self.bars = streams.SyntheticBars(n_samples=n, seed=5)
+        self.sensor_size = self.bars.sensor_size
+        self.targets = self.bars.labels
+
+    def __len__(self):
+        return len(self.bars)
+
+    def __getitem__(self, i):
+        return self.bars[i]
+
+
+def test_a_data_set_object_trains_and_must_be_given_again_to_resume(tmp_path):
+    data = BarsObject(40)
+    cfg = build_config(net="synthetic", epochs=1)
+    whole = train(cfg, tmp_path / "whole", source=data, **QUIET)
+    assert whole["data"] == "<BarsObject>" and whole["train_samples"] == 32
+    train(cfg, tmp_path / "cut", source=data, stop_after_samples=10, **QUIET)
+    with pytest.raises(RunDirError, match="data set object passed from Python"):
+        resume(tmp_path / "cut", **QUIET)
+    resume(tmp_path / "cut", source=data, **QUIET)
+    assert_same_learning(tmp_path / "whole", tmp_path / "cut")
+    assert evaluate_run(tmp_path / "cut", source=data)["samples"] == 8
+
+
+def test_another_source_text_becomes_the_runs_data(tmp_path):
+    summary = train(build_config(**TINY), tmp_path / "run", source="synthetic:40", **QUIET)
+    assert summary["data"] == "synthetic:40"
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["source"] == "synthetic:40"
