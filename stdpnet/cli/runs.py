@@ -99,7 +99,7 @@ def _window_us(ms: float) -> int:
 
 
 def print_summary(s) -> None:
-    print(f"run {s['run_dir']}: {s['network']} on {s['data']}, readout {s['readout']}, "
+    print(f"run {s['run_dir']}: {s['network']} on {s['data']}, readout {s['readout'] or 'none'}, "
           f"{s['train_samples']} training samples x {s['epochs']} epoch(s)")
     if s.get("note"):
         print(f"  note: {s['note']}")

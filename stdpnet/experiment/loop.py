@@ -156,7 +156,8 @@ def run_pass(network, readout, chunks: Iterable, *, learn: bool, stats: PassStat
         n_run += 1
         done: List = readout.process(result, chunk, network, learn) if readout is not None else []
         stats.add_chunk(len(chunk.events), chunk.n_ticks, time.perf_counter() - t0, result.counts)
-        stats.samples += len(done) if readout is not None else counter.count(chunk)
+        n_samples = len(done) if readout is not None else counter.count(chunk)
+        stats.samples += n_samples
         if accuracy is not None and done:
             accuracy.add(done, {"events_per_s": stats.events / max(stats.wall_s, 1e-9)})
         if tally is not None and done:
@@ -164,7 +165,7 @@ def run_pass(network, readout, chunks: Iterable, *, learn: bool, stats: PassStat
         if on_result is not None:
             on_result(result, chunk)
         if progress is not None:
-            progress.update(len(done) if readout is not None else 0)
+            progress.update(n_samples)
             post = {"ev/s": f"{stats.events / max(stats.wall_s, 1e-9):,.0f}"}
             if accuracy is not None:
                 post["acc"] = f"{accuracy.value:.3f}"
