@@ -14,7 +14,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import streams  # noqa: E402
-from stdpnet.training import build_config, train  # noqa: E402
+from stdpnet.experiment import build_config  # noqa: E402
+from stdpnet.experiment.protocol import train  # noqa: E402
 
 
 def main():
@@ -32,7 +33,7 @@ def main():
             sys.exit("no N-MNIST folder found: pass --data DIR or set STDPNET_DATA")
         data = str(root / "nmnist" / "Train")
     config = build_config(net="nmnist", data=f"nmnist:{data}", readout=a.readout, epochs=a.epochs, seed=a.seed)
-    summary = train(config, a.out)
+    summary = train(config, a.out, progress=True)
     v = summary["validation"]
     print(f"validation accuracy {v['accuracy']:.4f} on {v['samples']} held-out recordings "
           f"({v['silent']} silent); running accuracy at the end of training {summary['running_accuracy']:.3f}")

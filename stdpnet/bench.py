@@ -12,7 +12,7 @@ import streams
 from . import kernels as K
 from .metrics import PassStats, peak_rss_mb
 from .network import Network
-from .sources import open_source
+from .sources import check_fits, open_source
 
 
 def _time_pass(net: Network, chunks) -> PassStats:
@@ -25,26 +25,40 @@ def _time_pass(net: Network, chunks) -> PassStats:
     return stats
 
 
+def default_bench_data(net: str) -> str:
+    """The data ``bench`` (and ``crosscheck``) use when none is given: the preset's own data if it
+    is available, else the synthetic moving bars (drawn on the network's sensor)."""
+    from .experiment.config import preset_data_source
+
+    return preset_data_source(net) or "synthetic"
+
+
+def _jit_cache_hits() -> Optional[int]:
+    """Numba's on-disk cache hits of the simulator's driver so far (None if it cannot be told)."""
+    try:
+        return sum(K.run_ticks.stats.cache_hits.values())
+    except AttributeError:
+        return None
+
+
 def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Optional[int] = None,
                     seed: int = 0) -> Dict[str, Any]:
     """Train one pass (learning on in all layers), then one inference pass (learning off) over the
-    same recordings; returns the figures of SPEC section 10 plus the first call's compile time."""
-    if data is None:
-        root = streams.data_root()
-        data = f"nmnist:{root / 'nmnist' / 'Train'}" if root and (root / "nmnist" / "Train").is_dir() else "synthetic"
-    source = open_source(data, seed=seed)
+    same recordings; returns the figures of SPEC section 10 plus the first call's compile time.
+    ``data``: a SOURCE (default :func:`default_bench_data`)."""
+    t0 = time.perf_counter()
+    network = Network.from_spec(net, seed=seed)
+    source = open_source(data or default_bench_data(net), command="bench", seed=seed,
+                         synthetic_sensor=network.sensor_size if network.sensor_size[2] == 2 else None)
+    check_fits(source, network)
     indices = np.arange(len(source.dataset))
     if samples is not None:
         indices = indices[: int(samples)]
-    t0 = time.perf_counter()
-    network = Network.from_spec(net, seed=seed)
-    if tuple(source.sensor_size) != tuple(network.sensor_size):
-        raise ValueError(f"data sensor {source.sensor_size} does not match network input {network.sensor_size}")
     # first call: JIT compilation, or loading numba's on-disk cache
     warm = next(iter(streams.tick_chunks(streams.LabelledStream(source.dataset, indices=indices[:1]), dt_us=network.dt_us)))
     network.run(warm)
     compile_s = time.perf_counter() - t0
-    cache_hits = sum(K.run_ticks.stats.cache_hits.values())
+    cache_hits = _jit_cache_hits()
     network = Network.from_spec(net, seed=seed)  # fresh, untouched network for the timed passes
     stream = streams.LabelledStream(source.dataset, indices=indices, shuffle=True, seed=seed)
     chunks = list(streams.tick_chunks(stream, dt_us=network.dt_us))

@@ -1,77 +1,38 @@
-"""Data sources named on the command line: ``synthetic[:N]``, ``nmnist:DIR``,
-``mnist:IMAGES.gz:LABELS.gz``, or a dataset folder in the official N-MNIST layout.
-
-Each resolves to a labelled data set (``len``, ``[i] -> (events, label)``, ``labels``,
-``sensor_size``) from :mod:`streams`, plus a deterministic train/validation split.
-"""
+"""The stdpnet side of :mod:`streams.sources`: open a SOURCE for a command, and check that it fits
+a network (one check, one message, naming the presets that fit)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Optional, Tuple
+from typing import Any, Optional
 
-import numpy as np
+from streams.sources import SOURCE_HELP, LiveSource, Source, check_sensor, require_recorded, resolve_source
+from streams.sources import SourceError as StreamSourceError
 
-import streams
-from streams.datasets import is_nmnist_folder
+from .errors import SourceError
+from .spec import PRESETS, parse_spec
 
-
-from .errors import SourceError  # noqa: F401  (re-exported)
+__all__ = ["SOURCE_HELP", "Source", "SourceError", "check_fits", "open_source", "preset_sensors"]
 
 
-SOURCE_HELP = ("synthetic[:N] (built-in moving bars, no download), nmnist:DIR (DIR/<digit>/*.bin), "
-               "mnist:IMAGES.gz:LABELS.gz (idx files, encoded to events by SPEC section 8)")
+def preset_sensors() -> dict:
+    """``{preset: sensor (W, H, P)}`` of every model preset."""
+    return {name: parse_spec(p["net"]).sensor_size for name, p in PRESETS.items()}
 
 
-@dataclass
-class Source:
-    text: str
-    kind: str
-    dataset: object
-
-    @property
-    def sensor_size(self) -> Tuple[int, int, int]:
-        return tuple(self.dataset.sensor_size)
-
-    @property
-    def n_classes(self) -> int:
-        return int(np.max(self.dataset.labels)) + 1
-
-    def split(self, val_fraction: float, seed: int = 0, max_train: Optional[int] = None,
-              max_val: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
-        """Stratified, seeded ``(train, validation)`` index arrays; ``val_fraction = 0``: no validation."""
-        labels = np.asarray(self.dataset.labels)
-        if val_fraction <= 0:
-            train, val = np.arange(len(labels)), np.zeros(0, np.int64)
-        else:
-            train, val = streams.stratified_split(labels, 1.0 - val_fraction, seed)
-        return _take(train, max_train, seed), _take(val, max_val, seed + 1)
+def open_source(source: Any, *, command: str = "train", seed: int = 0, window_us: Optional[int] = None,
+                synthetic_sensor=None) -> Source:
+    """Resolve a recorded SOURCE (text or data set object) for ``stdpnet COMMAND``; a live
+    ``udp://`` source or a malformed one is a :class:`SourceError`."""
+    try:
+        resolved = resolve_source(source, seed=seed, window_us=window_us, synthetic_sensor=synthetic_sensor)
+        return require_recorded(resolved, command)
+    except StreamSourceError as e:
+        raise SourceError(str(e)) from None
 
 
-def _take(indices: np.ndarray, n: Optional[int], seed: int) -> np.ndarray:
-    if n is None or n >= len(indices):
-        return indices
-    return np.sort(np.random.default_rng(seed).choice(indices, size=n, replace=False))
-
-
-def open_source(text: Optional[str], seed: int = 0) -> Source:
-    """Resolve a SOURCE string (see :data:`SOURCE_HELP`); ``None`` means ``synthetic``."""
-    text = text or "synthetic"
-    kind, _, rest = text.partition(":")
-    if kind == "synthetic":
-        n = int(rest) if rest else 2000
-        return Source(text, "synthetic", streams.SyntheticBars(n_samples=n, seed=seed))
-    if kind == "nmnist":
-        if not rest:
-            raise SourceError(f"data source {text!r}: give the folder, e.g. nmnist:../shared/data/nmnist/Train")
-        return Source(text, "nmnist", streams.NMNISTFolder(rest))
-    if kind == "mnist":
-        parts = rest.split(":")
-        if len(parts) != 2:
-            raise SourceError(f"data source {text!r}: expected mnist:IMAGES.gz:LABELS.gz")
-        images = streams.MNISTImages(*parts)
-        return Source(text, "mnist", streams.EncodedImages(images.images, images.labels,
-                                                           streams.PeriodicEncoder(), seed=seed))
-    if Path(text).is_dir() and is_nmnist_folder(text):
-        return Source(f"nmnist:{text}", "nmnist", streams.NMNISTFolder(text))
-    raise SourceError(f"unknown data source {text!r}; expected {SOURCE_HELP}")
+def check_fits(source: Source, network) -> None:
+    """Raise :class:`SourceError` unless ``source``'s sensor is ``network``'s input."""
+    try:
+        check_sensor(source.sensor_size, network.sensor_size, source=source.text, network=network.spec.text,
+                     fits=preset_sensors())
+    except StreamSourceError as e:
+        raise SourceError(str(e)) from None

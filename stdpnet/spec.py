@@ -1,4 +1,4 @@
-"""Network spec strings, presets and configuration files (SPEC sections 5-6).
+"""Network spec strings and model presets (SPEC sections 5-6); the network part of a configuration.
 
 Notation of the source: ``34x34x2-16C5-P2-128C5-P2-1024-10``:
 ``WxHxC`` input; ``nCk`` convolution (n maps, k x k kernel); ``Pk`` spike-forwarding pooling;
@@ -8,9 +8,7 @@ supervised readout (its class count), not an STDP layer.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .errors import SpecError
@@ -94,17 +92,10 @@ def parse_spec(text: str) -> NetSpec:
 
 
 # Per-layer parameters of SPEC section 6 (thresholds, radii, initial weights) and the tuned
-# learning rates (alpha_minus; alpha_plus = -8 alpha_minus). Keys are layer names. "training" holds
-# the readout, its parameters and the number of passes a run uses when the command line is silent
-# ("readouts": parameters for the other readouts when one is chosen with --readout); "{data_root}"
-# stands for $STDPNET_DATA or ../shared/data. Tuned on a stratified 80/20 split of the data
+# learning rates (alpha_minus; alpha_plus = -8 alpha_minus). Keys are layer names. Presets hold the
+# network only; the data, readout and passes each preset is run with are experiment defaults
+# (stdpnet.experiment.config.PRESET_EXPERIMENTS). Tuned on a stratified 80/20 split of the data
 # folder (seed 0): see README, "Presets and the figures they reach".
-_MNIST_DATA = ("mnist:{data_root}/mnist/train-5k-images-idx3-ubyte.gz:"
-               "{data_root}/mnist/train-5k-labels-idx1-ubyte.gz")
-# R-STDP on the top layer: the source's rates (0.004, -0.003, -0.004, 0.0005) times 100. With the
-# source's values fc1 barely moves within the few thousand samples available here (17.6 % on MNIST).
-_RSTDP_X100 = {"rstdp": {"a_r_plus": 0.4, "a_r_minus": -0.3, "a_p_plus": -0.4, "a_p_minus": 0.05}}
-
 PRESETS: Dict[str, Dict[str, Any]] = {
     "mnist_reference": {
         "net": "28x28x1-16C5-P2-32C5-P2-1000",
@@ -114,8 +105,6 @@ PRESETS: Dict[str, Dict[str, Any]] = {
             "conv2": {"theta_learn": 30, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.002}},
             "fc1": {"theta_learn": 30, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.03}},
         },
-        "training": {"data": _MNIST_DATA, "readout": {"kind": "count"}, "epochs": 1,
-                     "readouts": {"rstdp": _RSTDP_X100}},
     },
     "mnist_best": {  # the source's best network; rates carried over from mnist_reference, not tuned
         "net": "28x28x1-16C5-P2-256C5-P2-1000",
@@ -125,8 +114,6 @@ PRESETS: Dict[str, Dict[str, Any]] = {
             "conv2": {"theta_learn": 30, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.002}},
             "fc1": {"theta_learn": 30, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.03}},
         },
-        "training": {"data": _MNIST_DATA, "readout": {"kind": "count"}, "epochs": 1,
-                     "readouts": {"rstdp": _RSTDP_X100}},
     },
     # Deviation from SPEC, on purpose and named: fc1 has inference inhibition (r_infer = 0: one
     # inference spike per tick, the fc layer being a single position). With SPEC's r_infer = None
@@ -142,9 +129,6 @@ PRESETS: Dict[str, Dict[str, Any]] = {
             "conv2": {"theta_learn": 50, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
             "fc1": {"theta_learn": 60, "r_learn": "global", "r_infer": 0, "init_mean": 0.67, "stdp": {"alpha_minus": -0.03}},
         },
-        "training": {"data": "nmnist:{data_root}/nmnist/Train", "epochs": 3,
-                     "readout": {"kind": "classifier", "eta": 0.03, "w_init_mean": 0.3, "m": 0.5},
-                     "readouts": {"rstdp": _RSTDP_X100}},
     },
     # Our own small preset for the built-in moving-bar stream (not from the source). Deviation from
     # SPEC's dense-layer default, on purpose: fc1 has inference inhibition (r_infer = 0, i.e. global
@@ -157,7 +141,6 @@ PRESETS: Dict[str, Dict[str, Any]] = {
             "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.004}},
             "fc1": {"theta_learn": 20, "r_learn": "global", "r_infer": 0, "init_mean": 0.67, "stdp": {"alpha_minus": -0.002}},
         },
-        "training": {"data": "synthetic", "readout": {"kind": "classifier"}, "epochs": 1},
     },
 }
 
@@ -197,28 +180,6 @@ def resolve_config(net: Union[str, Dict[str, Any]], overrides: Optional[Dict[str
         cfg = {"net": net, "dt_us": 1000, "layers": default_layer_params(spec)}
     cfg.setdefault("seed", 0)
     return _merge(cfg, overrides or {})
-
-
-def load_config_file(path: Union[str, Path]) -> Dict[str, Any]:
-    """Read a TOML configuration (``net = "..."``, ``seed``, ``dt_us``, ``[layers.conv1]`` tables)."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise SpecError(f"configuration file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"configuration file {path} is not valid TOML: {e}") from None
-    return _none_strings(data)
-
-
-def _none_strings(d):
-    # TOML has no null: the string "none" stands for None (e.g. r_infer = "none").
-    if isinstance(d, dict):
-        return {k: _none_strings(v) for k, v in d.items()}
-    if isinstance(d, str) and d.lower() == "none":
-        return None
-    return d
 
 
 def _merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:

@@ -25,18 +25,12 @@ PathLike = Union[str, Path]
 DATA_ENV_VAR = "STDPNET_DATA"
 
 
-def data_root() -> Optional[Path]:
-    """The shared data folder, or ``None`` when it is absent.
+def data_root(explicit: Optional[PathLike] = None) -> Optional[Path]:
+    """The shared data folder, or ``None`` when it is absent: ``explicit``, else ``$STDPNET_DATA``,
+    else ``../shared/data`` relative to the working directory (see :func:`streams.sources.data_root`)."""
+    from .sources import data_root as resolve_root  # sources imports this module
 
-    ``$STDPNET_DATA`` if set, else ``../shared/data`` relative to the repository root (the folder
-    holding the ``streams`` package). Only an existing directory is returned.
-    """
-    configured = os.environ.get(DATA_ENV_VAR)
-    if configured:
-        candidate = Path(configured).expanduser()
-    else:
-        candidate = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    return candidate if candidate.is_dir() else None
+    return resolve_root(explicit)
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 import pytest
 
 from stdpnet import Network, parse_spec
-from stdpnet.spec import load_config_file, resolve_config
+from stdpnet.experiment.config import load_config_file
+from stdpnet.spec import PRESETS, resolve_config
 
 
 def test_parse_source_notation():
@@ -27,17 +28,9 @@ def test_nmnist_preset_shapes_and_thresholds():
     assert Network.from_spec("mnist_reference").layer("fc1").params.r_infer is None
 
 
-def test_presets_carry_their_training_defaults():
-    from stdpnet.training import build_config
-
-    cfg = build_config(net="nmnist", data="nmnist:/somewhere")
-    assert cfg["training"]["epochs"] == 3
-    assert cfg["training"]["readout"] == {"kind": "classifier", "eta": 0.03, "w_init_mean": 0.3, "m": 0.5}
-    cfg = build_config(net="mnist_reference", data="mnist:a:b", readout="rstdp")
-    assert cfg["training"]["readout"]["kind"] == "rstdp"
-    fc1 = cfg["network"]["layers"]["fc1"]  # R-STDP is the top layer's rule, set at build time
-    assert fc1["rule"] == "rstdp" and fc1["rstdp"]["a_r_plus"] == 0.4
-    assert build_config(net="nmnist", data="x", readout="count", epochs=1)["training"]["readout"] == {"kind": "count"}
+def test_presets_hold_the_network_only():
+    for name, preset in PRESETS.items():
+        assert set(preset) <= {"net", "dt_us", "layers"}, name
 
 
 def test_mnist_presets():

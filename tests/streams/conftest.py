@@ -15,7 +15,7 @@ def _missing_data_reason() -> str:
     if configured:
         return f"data folder absent: STDPNET_DATA={configured!r} is not a directory"
     return (
-        "data folder absent: set STDPNET_DATA or provide ../shared/data next to the repository "
+        "data folder absent: set STDPNET_DATA or run from a folder with ../shared/data "
         "(samples/, nmnist/Train/, mnist/)"
     )
 
