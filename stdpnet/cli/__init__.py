@@ -1,7 +1,7 @@
 """The ``stdpnet`` command: parse, call one function, print. No logic a Python user could not call.
 
 One module per command group: :mod:`.runs` (train, eval, plot), :mod:`.info`, :mod:`.perf` (bench,
-crosscheck). Every user error is one line, ``stdpnet CMD: error: ...``, exit status 2; a stop on
+crosscheck), :mod:`.experiments` (continual, sweep, compare). Every user error is one line, ``stdpnet CMD: error: ...``, exit status 2; a stop on
 request (Ctrl-C, SIGTERM, SIGHUP) exits 130; anything else is a bug and says "please report".
 """
 from __future__ import annotations
@@ -11,12 +11,12 @@ import sys
 import traceback
 from typing import List, Optional
 
-from . import info, perf, runs
+from . import experiments, info, perf, runs
 
 #: Exit statuses.
 EXIT_OK, EXIT_USER_ERROR, EXIT_INTERRUPTED, EXIT_INTERNAL = 0, 2, 130, 1
 
-GROUPS = (runs, info, perf)
+GROUPS = (runs, info, perf, experiments)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -289,3 +290,126 @@ def joint_stdp(seq, network_config, readout_params, n_classes, readouts, seed, e
         learner.feed(chunk, True)
     res = evaluate_frozen(learner, test_sets, probe_fit=probe_fit)
     return {k: float(np.nanmean(v)) for k, v in res.items()}
+
+
+# ---- the experiment: every method, several seeds, one table and its figures --------------------
+STDP_METHOD_NAMES = {"classifier": "stdp/classifier", "count": "stdp/count", "probe": "stdp/linear-probe"}
+BACKPROP_ALIASES = {"bptt": "surrogate", "surrogate": "surrogate", "spikegrad": "spikegrad", "cnn": "cnn"}
+
+
+def stdp_settings(net: str, data: Optional[str] = None):
+    """Network configuration and each STDP readout's parameters, from the preset's experiment defaults."""
+    from .config import build_config
+
+    network = None
+    params = {}
+    for kind in STDP_READOUTS:
+        cfg = build_config(net=net, data=data or "synthetic:8", readout=kind)
+        network = cfg.network_dict()
+        params[kind] = dict(cfg.readout.params)
+    epochs = build_config(net=net, data=data or "synthetic:8").training.epochs
+    return {k: network[k] for k in ("net", "dt_us", "layers")}, params, epochs
+
+
+def continual_experiment(dataset, protocol: str, net: str, *, methods: Sequence[str] = ("stdp",),
+                         seeds: Sequence[int] = (0,), probe_every: int = 0, epochs_per_task: int = 1,
+                         data_text: Optional[str] = None, out_dir=None, backprop: Optional[Dict[str, Any]] = None,
+                         progress: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+    """Run ``protocol`` for every method and seed; returns (and writes to ``out_dir``) the JSON
+    object of ``stdpnet continual --json``: ``protocol``, ``tasks``, and per method the mean accuracy
+    matrix, ``acc``/``bwt``/``fwt``/``forgetting``/``joint_acc`` (mean, with ``*_std`` over seeds)
+    and the per-seed values."""
+    from ..errors import ConfigError
+
+    unknown = [m for m in methods if m != "stdp" and m not in BACKPROP_ALIASES]
+    if unknown:
+        raise ConfigError(f"unknown method(s) {unknown}; choose from stdp, spikegrad, bptt, cnn")
+    network, rparams, _ = stdp_settings(net, data_text)
+    per_method: Dict[str, List[Dict[str, Any]]] = {}
+    curves: Dict[str, Any] = {}
+    tasks = None
+    t0 = time.perf_counter()
+    for seed in seeds:
+        if "stdp" in methods:
+            if progress:
+                progress(f"seed {seed}: STDP ({protocol})")
+            r = run_continual_stdp(dataset, protocol, network, seed=seed, readout_params=rparams,
+                                   probe_every=probe_every, epochs_per_task=epochs_per_task)
+            tasks = r.tasks
+            for k, d in r.method_dicts().items():
+                per_method.setdefault(STDP_METHOD_NAMES[k], []).append({**d, "seed": seed, "wall_s": r.wall_s})
+            if r.curve:
+                curves.setdefault("stdp/classifier", []).append(r.curve)
+        for m in methods:
+            if m == "stdp":
+                continue
+            from .continual_backprop import run_continual_backprop
+
+            if progress:
+                progress(f"seed {seed}: {m} ({protocol})")
+            d = run_continual_backprop(dataset, protocol, net, BACKPROP_ALIASES[m], seed=seed,
+                                       **(backprop or {}))
+            tasks = tasks or d.pop("tasks", None)
+            d.pop("tasks", None)
+            per_method.setdefault(m, []).append({**d, "seed": seed})
+    out = {"protocol": protocol, "tasks": tasks, "seeds": list(seeds), "methods": {},
+           "wall_s": time.perf_counter() - t0}
+    for name, runs in per_method.items():
+        out["methods"][name] = _aggregate(runs)
+    if curves:
+        out["curves"] = curves
+    if out_dir is not None:
+        write_continual_outputs(out, out_dir)
+    return out
+
+
+def _mean_std(values):
+    vals = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    if not vals:
+        return None, None
+    return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+
+
+def _aggregate(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    R = np.array([np.array(r["accuracy_matrix"], dtype=float) for r in runs])
+    agg: Dict[str, Any] = {"accuracy_matrix": _plain(np.nanmean(R, axis=0)),
+                           "accuracy_matrix_std": _plain(np.nanstd(R, axis=0, ddof=1) if len(R) > 1 else np.zeros_like(R[0]))}
+    for key in ("acc", "bwt", "fwt", "joint_acc"):
+        agg[key], agg[f"{key}_std"] = _mean_std([r.get(key) for r in runs])
+    F = [r.get("forgetting") or [] for r in runs]
+    agg["forgetting"] = [float(np.mean([f[j] for f in F])) for j in range(len(F[0]))] if F and F[0] else []
+    agg["per_seed"] = [{k: r.get(k) for k in ("seed", "acc", "bwt", "fwt", "joint_acc", "wall_s", "epochs")
+                        if k in r} for r in runs]
+    return agg
+
+
+def write_continual_outputs(out: Dict[str, Any], out_dir) -> List[Path]:
+    """``results.json``, ``results.csv`` (one row per method) and the figures."""
+    import csv
+    import json
+
+    from ..viz.continual import plot_accuracy_matrices, plot_forgetting_curves, plot_method_bars
+
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "results.json").write_text(json.dumps(out, indent=1, default=float))
+    with open(d / "results.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["method", "acc", "acc_std", "bwt", "bwt_std", "fwt", "fwt_std", "joint_acc", "joint_acc_std",
+                    "seeds", "protocol"])
+        for name, m in out["methods"].items():
+            w.writerow([name, m["acc"], m["acc_std"], m["bwt"], m["bwt_std"], m["fwt"], m["fwt_std"],
+                        m["joint_acc"], m["joint_acc_std"], len(m["per_seed"]), out["protocol"]])
+    names = [t["task"] for t in out["tasks"] if not t.get("test_only")] if out.get("tasks") else None
+    mats = {k: np.array(m["accuracy_matrix"], dtype=float) for k, m in out["methods"].items()}
+    paths = [plot_accuracy_matrices(mats, d / "accuracy_matrices.png", task_names=names)]
+    bars = {k: {"acc": [s["acc"] for s in m["per_seed"]], "bwt": [s["bwt"] for s in m["per_seed"] if s["bwt"] is not None]}
+            for k, m in out["methods"].items()}
+    paths.append(plot_method_bars(bars, d / "acc_bwt.png", metrics=("acc", "bwt")))
+    for name, curves in out.get("curves", {}).items():
+        c = curves[0]
+        if c.get("samples"):
+            paths.append(plot_forgetting_curves(c["samples"], np.array(c["accuracy"], float),
+                                                d / f"forgetting_{name.replace('/', '_')}.png",
+                                                task_starts=c["task_starts"], task_names=names))
+    return paths

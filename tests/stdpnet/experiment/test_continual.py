@@ -75,3 +75,22 @@ def test_a_small_split_protocol_runs_and_reports_every_method():
     assert r.curve["task_starts"][0] == 0 and len(r.curve["samples"]) == len(r.curve["accuracy"]) > 0
     again = run_continual_stdp(data, "split:2x2", _cfg(), seed=0, probe_every=40, probe_per_task=5, probe_fit_per_task=20)
     assert again.method_dicts() == out  # same seed, same table
+
+
+def test_cli_continual_json_contract(tmp_path, capsys):
+    import json
+
+    from stdpnet.cli import main
+
+    assert main(["continual", "--protocol", "split:2x2", "--data", "synthetic:160", "--seeds", "1",
+                 "--out", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["protocol"] == "split:2x2" and len(out["tasks"]) == 2
+    for name in ("stdp/classifier", "stdp/count", "stdp/linear-probe"):
+        m = out["methods"][name]
+        assert np.array(m["accuracy_matrix"], float).shape == (2, 2)
+        for key in ("acc", "bwt", "fwt", "forgetting", "joint_acc"):
+            assert key in m
+    for f in ("results.json", "results.csv", "accuracy_matrices.png", "acc_bwt.png"):
+        assert (tmp_path / f).exists()
+    assert main(["continual", "--protocol", "split:2x2", "--data", "synthetic:160", "--methods", "svm"]) == 2
