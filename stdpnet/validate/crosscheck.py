@@ -2,15 +2,16 @@
 
 :func:`run_crosscheck` builds a network, reads a few recordings (N-MNIST from the data folder by
 default, else the synthetic moving bars), builds the Brian2 twin from the network's initial state
-(:class:`stdpnet.validate.brian2_twin.Brian2Twin`), runs both, and reports per layer: inference and
+(:class:`stdpnet.validate.brian2.Brian2Twin`), runs both, and reports per layer: inference and
 learning spike counts, the first mismatch of each spike train as ``(tick, neuron)``, and the
 largest absolute weight difference after learning. ``identical`` is true only if every spike train
 is identical and every weight agrees within :data:`WEIGHT_ATOL`. With ``bench``, the twin runs on
 Brian2's cython target and both simulators are timed (compilation excluded and reported
 separately); ``speedup`` is Brian2's wall time over stdpnet's.
 
-The events of each tick are put in a canonical order (:func:`~stdpnet.validate.brian2_twin.canonical_chunk`)
+The events of each tick are put in a canonical order (:func:`~stdpnet.validate.brian2.canonical_chunk`)
 before both simulators see them, so the first layer sums its input in the same order in both.
+The longer speed comparison lives in :mod:`stdpnet.validate.bench`.
 """
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ import streams
 from .. import kernels as K
 from ..network import Network
 from ..spec import PRESETS, parse_spec
-from .brian2_twin import Brian2Twin, canonical_chunk, sort_records, stdpnet_current_state
+from .brian2 import Brian2Twin, canonical_chunk, sort_records, stdpnet_current_state
+from .brian2.codegen import Progress
 
 DEFAULT_NET = "34x34x2-4C5-P2-8C5-P2-32"
-BENCH_NET = "34x34x2-16C5-P2-32C5-P2-100"
 WEIGHT_ATOL = 1e-9
 
 # Parameters of the crosscheck's default network: SPEC's first-layer threshold, lower thresholds
@@ -175,7 +176,7 @@ def compare(network: Network, stdp_record: np.ndarray, twin: Brian2Twin, twin_re
         entry["max_potential_diff"] = vd
         entry["t_ref_identical"] = bool(np.array_equal(s_a["t_ref"], s_b["t_ref"]))
         entry["t_pre_identical"] = bool(np.array_equal(s_a["t_pre"], s_b["t_pre"]))
-        entry["synapses"] = int(twin.layers[li]["n_synapses"])
+        entry["synapses"] = int(twin.layers[li].n_synapses)
         max_wd = max(max_wd, wd)
         max_vd = max(max_vd, vd)
         per_layer.append(entry)
@@ -189,7 +190,8 @@ def compare(network: Network, stdp_record: np.ndarray, twin: Brian2Twin, twin_re
             "touched_missing": int(twin_result.touched_missing)}
 
 
-def _run_stdpnet(network: Network, chunks, record: bool = True) -> Tuple[np.ndarray, float]:
+def run_stdpnet(network: Network, chunks, record: bool = True) -> Tuple[np.ndarray, float]:
+    """Run ``network`` on ``chunks``; returns its spike record and the wall time (seconds)."""
     rows = []
     t0 = time.perf_counter()
     for ch in chunks:
@@ -201,7 +203,7 @@ def _run_stdpnet(network: Network, chunks, record: bool = True) -> Tuple[np.ndar
     return rec, wall
 
 
-def _warm_stdpnet(net: str, layers, seed: int, chunks) -> None:
+def warm_stdpnet(net: str, layers, seed: int, chunks) -> None:
     """Load/compile stdpnet's kernels on a throwaway copy, so timing excludes the JIT."""
     warm = Network.from_spec(net, layers=layers, seed=seed)
     ch = chunks[0]
@@ -214,13 +216,17 @@ def _warm_stdpnet(net: str, layers, seed: int, chunks) -> None:
 
 
 def run_crosscheck(net: str = DEFAULT_NET, data: Optional[str] = None, samples: int = 3, seed: int = 0,
-                   bench: bool = False, target: str = "numpy", layers: Optional[Dict] = None) -> Dict[str, Any]:
+                   bench: bool = False, target: str = "numpy", layers: Optional[Dict] = None,
+                   progress: Progress = None) -> Dict[str, Any]:
     """Run stdpnet and its Brian2 twin on the same input and compare (see the module docstring).
 
     ``target``: Brian2 code generation target of the comparison (``numpy`` needs no compiler);
     with ``bench`` the twin runs on ``cython`` whatever ``target`` says, and the report gains
     ``speedup``, ``stdpnet_wall_s``, ``brian2_wall_s``, ``brian2_compile_s``.
-    Returns a JSON-able dict; ``identical`` and ``max_weight_diff`` are the verdict.
+    ``progress``: ``True`` (lines on stderr) or a callable, passed to :class:`Brian2Twin`: a line
+    before Brian2's code generation (with a first-run time estimate) and while it simulates.
+    Returns a JSON-able dict; ``identical`` and ``max_weight_diff`` are the verdict. Ctrl-C
+    raises ``KeyboardInterrupt`` and nothing is reported.
     """
     layer_params = crosscheck_layers(net, layers)
     network = Network.from_spec(net, layers=layer_params, seed=seed)
@@ -231,17 +237,17 @@ def run_crosscheck(net: str = DEFAULT_NET, data: Optional[str] = None, samples: 
     weights_before = [l.w.copy() for l in network.learning_layers]
     t = time.perf_counter()
     try:
-        twin = Brian2Twin(network, chunks, target=twin_target)
-    except Exception as e:  # noqa: BLE001 - e.g. no C compiler for the cython target
+        twin = Brian2Twin(network, chunks, target=twin_target, progress=progress)
+    except Exception as e:  # noqa: BLE001 - e.g. no C compiler for the cython target (Ctrl-C passes)
         if twin_target != "cython":
             raise
         notes.append(f"the cython target failed ({type(e).__name__}: {str(e)[:200]}); ran on numpy")
         twin_target = "numpy"
         t = time.perf_counter()
-        twin = Brian2Twin(network, chunks, target=twin_target)
+        twin = Brian2Twin(network, chunks, target=twin_target, progress=progress)
     twin_build = time.perf_counter() - t
-    _warm_stdpnet(net, layer_params, seed, chunks)
-    stdp_record, stdp_wall = _run_stdpnet(network, chunks, record=True)
+    warm_stdpnet(net, layer_params, seed, chunks)
+    stdp_record, stdp_wall = run_stdpnet(network, chunks, record=True)
     tres = twin.run()
     report: Dict[str, Any] = {
         "net": network.spec.text,
@@ -311,123 +317,5 @@ def format_report(report: Dict[str, Any]) -> str:
     if "speedup" in report:
         lines.append(f"  speedup (Brian2 wall / stdpnet wall): {report['speedup']:.0f}x")
     for n in report.get("notes", []):
-        lines.append(f"  note: {n}")
-    return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------------
-# Speed comparison
-# ------------------------------------------------------------------------------------------------
-def _cython_cache_files() -> int:
-    try:
-        from brian2.codegen.runtime.cython_rt.extension_manager import get_cython_cache_dir
-
-        d = get_cython_cache_dir()
-        return len(list(Path(d).expanduser().rglob("*.so"))) if d and Path(d).expanduser().is_dir() else 0
-    except Exception:  # noqa: BLE001 - only a diagnostic
-        return -1
-
-
-def bench_brian2(net: str = BENCH_NET, data: Optional[str] = None, samples: int = 20, seed: int = 0,
-                 layers: Optional[Dict] = None, brian2_samples: Optional[int] = None,
-                 target: str = "cython", cold: bool = False) -> Dict[str, Any]:
-    """Wall time of stdpnet and of its Brian2 twin on the same network and events, learning on.
-
-    stdpnet runs all ``samples`` recordings (after a JIT warm-up; with and without spike
-    recording). The twin (``target``, default cython) runs the first ``brian2_samples`` of them
-    (default: all); when fewer, its wall time is extrapolated to all of them per input event, and
-    the report says so. Brian2's wall time is its simulation loop; its code generation and
-    compilation (``brian2_compile_s``) and network construction (``brian2_build_s``) are reported
-    apart. ``cold``: compile into an empty Cython cache (first-ever-run compile time). The twin's
-    spikes and weights are compared with stdpnet's on the recordings it ran (``identical``).
-    """
-    import brian2 as b2
-
-    layer_params = crosscheck_layers(net, layers)
-    network = Network.from_spec(net, layers=layer_params, seed=seed)
-    chunks, desc, notes = load_chunks(network, data, samples, seed)
-    n_sub = samples if brian2_samples is None else min(int(brian2_samples), int(samples))
-    sub = [c for c in chunks if np.max(np.asarray(c.sample), initial=-1) < n_sub]
-    rest = chunks[len(sub):]
-    events_all = int(sum(len(c.events) for c in chunks))
-    events_sub = int(sum(len(c.events) for c in sub))
-    old_cache = b2.prefs.codegen.runtime.cython.cache_dir
-    tmp = None
-    if cold and target == "cython":
-        import tempfile
-
-        tmp = tempfile.TemporaryDirectory(prefix="brian2_cold_cache_")
-        b2.prefs.codegen.runtime.cython.cache_dir = tmp.name
-    try:
-        files_before = _cython_cache_files()
-        weights_before = [l.w.copy() for l in network.learning_layers]
-        t = time.perf_counter()
-        twin = Brian2Twin(network, sub, target=target)
-        build_s = time.perf_counter() - t
-        _warm_stdpnet(net, layer_params, seed, chunks)
-        rec_sub, wall_sub = _run_stdpnet(network, sub, record=True)
-        tres = twin.run()
-        files_after = _cython_cache_files()
-    finally:
-        b2.prefs.codegen.runtime.cython.cache_dir = old_cache
-        if tmp is not None:
-            tmp.cleanup()
-    cmp = compare(network, rec_sub, twin, tres, weights_before)
-    _, wall_rest = _run_stdpnet(network, rest, record=True)
-    stdp_wall = wall_sub + wall_rest
-    fresh = Network.from_spec(net, layers=layer_params, seed=seed)
-    _, stdp_wall_norec = _run_stdpnet(fresh, chunks, record=False)
-    b2_wall = tres.wall_s if n_sub >= samples else tres.wall_s * events_all / max(events_sub, 1)
-    if n_sub < samples:
-        notes.append(f"Brian2 ran {n_sub} of {samples} recordings ({events_sub:,} of {events_all:,} events); "
-                     "brian2_wall_s is extrapolated per input event")
-    return {
-        "net": network.spec.text,
-        "data": desc,
-        "samples": int(samples),
-        "brian2_samples": int(n_sub),
-        "events": events_all,
-        "ticks": int(sum(c.n_ticks for c in chunks)),
-        "target": target,
-        "layers": layer_params,
-        "brian2_synapses": twin.n_synapses,
-        "stdpnet_wall_s": stdp_wall,
-        "stdpnet_wall_norecord_s": stdp_wall_norec,
-        "brian2_wall_s": b2_wall,
-        "brian2_wall_measured_s": tres.wall_s,
-        "brian2_compile_s": tres.setup_s,
-        "brian2_build_s": build_s,
-        "brian2_compiled_modules": (files_after - files_before) if files_before >= 0 else None,
-        "speedup": b2_wall / max(stdp_wall, 1e-12),
-        "speedup_norecord": b2_wall / max(stdp_wall_norec, 1e-12),
-        "speedup_measured_subset": tres.wall_s / max(wall_sub, 1e-12),
-        "stdpnet_events_per_s": events_all / max(stdp_wall, 1e-12),
-        "brian2_events_per_s": events_sub / max(tres.wall_s, 1e-12),
-        "identical": cmp["identical"],
-        "max_weight_diff": cmp["max_weight_diff"],
-        "per_layer": cmp["per_layer"],
-        "notes": notes,
-    }
-
-
-def format_bench(r: Dict[str, Any]) -> str:
-    """Human-readable printout of :func:`bench_brian2`'s report."""
-    compiled = r.get("brian2_compiled_modules")
-    compiled = f", {compiled} modules compiled" if compiled else ", from Brian2's cache" if compiled == 0 else ""
-    lines = [
-        f"Brian2 ({r['target']}) vs stdpnet on {r['net']}, learning on",
-        f"  input: {r['data']}",
-        f"  {r['events']:,} events, {r['ticks']:,} ticks; Brian2 twin: {r['brian2_synapses']:,} synapses",
-        f"  stdpnet : {r['stdpnet_wall_s']:8.3f} s  ({r['stdpnet_events_per_s']:,.0f} events/s; "
-        f"{r['stdpnet_wall_norecord_s']:.3f} s without spike recording)",
-        f"  Brian2  : {r['brian2_wall_s']:8.3f} s  ({r['brian2_events_per_s']:,.0f} events/s; "
-        f"+ {r['brian2_compile_s']:.1f} s code generation/compilation{compiled}, "
-        f"{r['brian2_build_s']:.1f} s construction)",
-        f"  speedup (Brian2 wall / stdpnet wall): {r['speedup']:.1f}x "
-        f"({r['speedup_norecord']:.1f}x against stdpnet without recording)",
-        f"  spike trains and weights {'identical' if r['identical'] else 'DIFFER'} "
-        f"(max weight difference {r['max_weight_diff']:.1e})",
-    ]
-    for n in r.get("notes", []):
         lines.append(f"  note: {n}")
     return "\n".join(lines)

@@ -6,11 +6,11 @@ import pytest
 pytest.importorskip("brian2")
 
 from stdpnet import Network  # noqa: E402
-from stdpnet.validate import Brian2Twin, TwinError, canonical_chunk, sort_records  # noqa: E402
+from stdpnet.validate.brian2 import (  # noqa: E402
+    Brian2Twin, TwinError, canonical_chunk, sort_records, stdpnet_current_state)
 from stdpnet.validate.crosscheck import WEIGHT_ATOL, compare  # noqa: E402
-from stdpnet.validate.brian2_twin import stdpnet_current_state  # noqa: E402
 
-from .conftest import chunk_of, set_weights  # noqa: E402
+from ..conftest import chunk_of, set_weights  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pyparsing, inside Brian2
 
@@ -232,3 +232,52 @@ def test_default_brian2_schedule_adds_one_tick_per_layer():
         b2.prefs.codegen.target = old
     assert np.round(ma.t_[:] / 1e-3).tolist() == [3]  # input at step 2, first layer fires at 3
     assert np.round(mb.t_[:] / 1e-3).tolist() == [4]  # ... and the second at 4
+
+
+def test_progress_lines_before_code_generation_and_after_the_run():
+    net = Network.from_spec("5x5x2-4", layers={"fc1": {"theta_learn": 3.0}}, seed=0)
+    lines = []
+    chunk = canonical_chunk(chunk_of(random_ticks(np.random.default_rng(10), 20, net, 4)), net.sensor_size)
+    twin = Brian2Twin(net, [chunk], target="numpy", progress=lines.append)
+    assert len(lines) == 1
+    assert lines[0].startswith("building Brian2 twin on the numpy target (code generation, first run ~")
+    assert lines[0].endswith(" s)...")
+    twin.run()
+    assert "code ready after" in lines[1] and "simulating 20 ticks" in lines[1]
+    assert lines[-1].startswith("Brian2 twin: 20 ticks simulated in")
+
+
+def test_ctrl_c_during_the_run_raises_and_leaves_no_partial_result():
+    """Brian2's own SIGINT handler would stop quietly after the step and return part of the run;
+    the twin raises KeyboardInterrupt instead, restores Brian2's preferences, and refuses to hand
+    out its partial state."""
+    import os
+    import signal
+
+    import brian2 as b2
+
+    net = Network.from_spec("5x5x2-4", layers={"fc1": {"theta_learn": 3.0}}, seed=0)
+    chunk = canonical_chunk(chunk_of(random_ticks(np.random.default_rng(11), 40, net, 4)), net.sensor_size)
+    lines = []
+    twin = Brian2Twin(net, [chunk], target="numpy", progress=lines.append)
+    steps = []
+
+    def press_ctrl_c():
+        steps.append(1)
+        if len(steps) == 5:
+            os.kill(os.getpid(), signal.SIGINT)  # through the process's real SIGINT handler
+
+    twin.b2net.add(b2.NetworkOperation(press_ctrl_c, dt=net.dt_us * b2.us, when="start"))
+    stop_pref = b2.prefs.core.stop_on_keyboard_interrupt
+    with pytest.raises(KeyboardInterrupt):
+        twin.run()
+    assert len(steps) < 40  # stopped early, not at the end
+    assert lines[-1].startswith("Brian2 twin: interrupted after")
+    assert b2.prefs.core.stop_on_keyboard_interrupt == stop_pref
+    assert b2.Network._globally_running is False  # a later Ctrl-C is not swallowed as a stop request
+    with pytest.raises(TwinError, match="interrupted"):
+        twin.weights_flat(0)
+    with pytest.raises(TwinError, match="interrupted"):
+        twin.state(0)
+    with pytest.raises(TwinError, match="runs once"):
+        twin.run()

@@ -8,8 +8,7 @@ pytest.importorskip("brian2")
 
 import streams  # noqa: E402
 from stdpnet.cli import main  # noqa: E402
-from stdpnet.validate.crosscheck import (  # noqa: E402
-    DEFAULT_NET, WEIGHT_ATOL, bench_brian2, format_bench, format_report, run_crosscheck)
+from stdpnet.validate.crosscheck import DEFAULT_NET, WEIGHT_ATOL, format_report, run_crosscheck  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -54,16 +53,6 @@ def test_cli_json_and_exit_status(capsys):
     status = main(["crosscheck", "--net", SMALL, "--data", "synthetic", "--samples", "1", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert status == 0 and out["identical"] is True and isinstance(out["max_weight_diff"], float)
-
-
-def test_bench_report_structure():
-    # the cython target needs a compiler and minutes of compilation: structure only, numpy target
-    r = bench_brian2(net=SMALL, data="synthetic", samples=2, brian2_samples=1, target="numpy")
-    assert r["identical"] and r["brian2_samples"] == 1 and r["samples"] == 2
-    assert r["speedup"] > 0 and r["stdpnet_wall_s"] > 0 and r["brian2_wall_s"] > r["brian2_wall_measured_s"]
-    assert any("extrapolated" in n for n in r["notes"])
-    assert "speedup" in format_bench(r)
-    json.dumps(r)
 
 
 def test_layers_override_reaches_both_simulators():
