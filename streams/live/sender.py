@@ -129,7 +129,7 @@ class _Pacer:
 
 
 def send_events(
-    events: np.ndarray,
+    events: Union[np.ndarray, Iterable[np.ndarray]],
     sensor_size: SensorSize,
     address: Address = ("127.0.0.1", 3333),
     speed: float = 1.0,
@@ -142,20 +142,28 @@ def send_events(
 ) -> Dict[str, float]:
     """Send ``events`` (:data:`EVENT_DTYPE`, sorted by time) to ``address`` at ``speed`` x real time.
 
-    Returns ``{"sent": events, "datagrams": ..., "batches": ..., "late_batches": ...,
-    "max_lag_s": worst delay behind schedule, "wall_s": duration, "marks": 0}``. ``clock``
-    (nanoseconds) and ``sleep`` (seconds) are injectable for tests; ``sock`` reuses a socket.
-    Events outside ``sensor_size`` or out of time order raise :class:`EventStreamError` before
-    anything is sent.
+    ``events`` may also be an iterable of such arrays (slabs of one long stream, in time order,
+    e.g. generated on the fly): they share one schedule. Returns ``{"sent": events, "datagrams":
+    ..., "batches": ..., "late_batches": ..., "max_lag_s": worst delay behind schedule, "wall_s":
+    duration, "marks": 0}``. ``clock`` (nanoseconds) and ``sleep`` (seconds) are injectable for
+    tests; ``sock`` reuses a socket. Events outside ``sensor_size`` or out of time order raise
+    :class:`EventStreamError` before their slab is sent.
     """
-    events = np.asarray(events)
-    times = events["t"]
-    if len(times) > 1 and np.any(np.diff(times) < 0):
-        raise EventStreamError("send_events: events must be sorted by time (np.sort(events, order='t'))")
+    if isinstance(events, np.ndarray):
+        slab = int(slab_events)
+        slabs: Iterable[np.ndarray] = (events[first:first + slab] for first in range(0, len(events), slab))
+    else:
+        slabs = events
     pacer = _Pacer(address, sensor_size, speed, with_timestamps, clock, sleep, sock)
+    last_t: Optional[int] = None
     try:
-        for first in range(0, len(events), int(slab_events)):
-            pacer.send_events(events[first:first + int(slab_events)])
+        for slab_of_events in slabs:
+            times = slab_of_events["t"]
+            if len(times) and ((last_t is not None and times[0] < last_t) or np.any(np.diff(times) < 0)):
+                raise EventStreamError("send_events: events must be sorted by time (np.sort(events, order='t'))")
+            if len(times):
+                last_t = int(times[-1])
+            pacer.send_events(slab_of_events)
         return pacer.report()
     finally:
         pacer.close()

@@ -38,8 +38,6 @@ a tick exceeds what it can take.
 """
 from __future__ import annotations
 
-import math
-import time
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -47,13 +45,9 @@ import numpy as np
 from ..events import EVENT_DTYPE, SensorSize
 from ..ticks import TickChunk
 from .labels import MARK_DTYPE, NO_LABEL, check_marks
+from .reduce import NEVER, downsample, downsample_factor, first_spike_per_pixel, over_cap, rate_cap, tick_runs
 
 _DEDUP_MODES = ("over_cap", "always", "never")
-
-
-def downsample_factor(sensor_size: SensorSize, net_input_size: SensorSize) -> int:
-    """The smallest integer factor that fits the sensor into the network's input, both axes alike."""
-    return max(1, math.ceil(sensor_size[0] / net_input_size[0]), math.ceil(sensor_size[1] / net_input_size[1]))
 
 
 def _size3(size, name: str) -> Tuple[int, int, int]:
@@ -129,6 +123,7 @@ class WallClockTicker:
             )
         self.clock = clock
         self.rng = np.random.default_rng(seed)
+        self._last_tick = np.full(int(np.prod(self.net_input_size)), NEVER, dtype=np.int64)
         self.next_tick = 0  # the first tick not yet closed
         self._pending: List[np.ndarray] = []
         self._marks = np.zeros(0, dtype=MARK_DTYPE)
@@ -167,31 +162,27 @@ class WallClockTicker:
     def close(self, now_us: Optional[int] = None) -> List[TickChunk]:
         """Close every tick ending at or before ``now_us - settle_us``; return their chunks."""
         now = self._now(now_us)
-        end_tick = (now - self.settle_us) // self.dt_us
+        dt = self.dt_us
+        end_tick = (now - self.settle_us) // dt
         if end_tick <= self.next_tick:
             return []
-        dt = self.dt_us
         lag_tick = (now - self.max_lag_us) // dt  # ticks before it ended more than max_lag_us ago
-        events = self._take_pending(now)
-        ticks = events["t"] // dt
-        too_old = ticks < lag_tick
-        self._counts["dropped_by_lag"] += int(np.count_nonzero(too_old))
-        late = ~too_old & (ticks < self.next_tick)
-        if late.any():
-            self._counts["late"] += int(np.count_nonzero(late))
-            events["t"][late] = self.next_tick * dt
-            ticks[late] = self.next_tick
-        keep = ~too_old
-        events, ticks = events[keep], ticks[keep]
-        if late.any():
-            order = np.argsort(events["t"], kind="stable")
-            events, ticks = events[order], ticks[order]
-        closed = ticks < end_tick
-        self._pending = [events[~closed]] if not closed.all() else []
-        events, ticks = events[closed], ticks[closed]
+        events = self._take_pending(now)  # sorted by time, early events clamped to now
+        times = events["t"]
+        first_kept = int(np.searchsorted(times, lag_tick * dt))  # events of ticks < lag_tick go
+        first_on_time = max(first_kept, int(np.searchsorted(times, self.next_tick * dt)))
+        first_pending = int(np.searchsorted(times, end_tick * dt))  # ticks >= end_tick stay open
+        self._pending = [events[first_pending:]] if first_pending < len(events) else []
+        closed = events[first_kept:first_pending]
+        n_late = first_on_time - first_kept
+        if n_late:  # already closed: into the first open tick (stays sorted: they were the oldest)
+            closed = closed.copy()
+            closed["t"][:n_late] = self.next_tick * dt
+        self._counts["dropped_by_lag"] += first_kept
+        self._counts["late"] += n_late
         self._counts["ticks_closed"] += end_tick - self.next_tick
-        self._counts["closed"] += len(events)
-        events, ticks = self._reduce(events, ticks)
+        self._counts["closed"] += len(closed)
+        events, ticks = self._reduce(closed, closed["t"] // dt)
         chunks = self._chunks(events, ticks)
         self._advance_marks(end_tick)
         self.next_tick = end_tick
@@ -227,66 +218,36 @@ class WallClockTicker:
         if not self._pending:
             return np.zeros(0, dtype=EVENT_DTYPE)
         events = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
-        events = events.copy()
         self._pending = []
-        early = events["t"] > now
-        if early.any():
-            self._counts["early"] += int(np.count_nonzero(early))
-            events["t"][early] = now
         times = events["t"]
         if len(times) > 1 and np.any(times[1:] < times[:-1]):
             events = events[np.argsort(times, kind="stable")]
+        n_early = len(events) - int(np.searchsorted(events["t"], now, side="right"))
+        if n_early:  # a clock running ahead: clamp to now (the newest, so still sorted)
+            events = events.copy()
+            events["t"][len(events) - n_early:] = now
+            self._counts["early"] += n_early
         return events
 
     def _reduce(self, events: np.ndarray, ticks: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        width, height, channels = self.net_input_size
-        fx, fy = self.factor
-        x = events["x"] // fx
-        y = events["y"] // fy
-        p = events["p"] if channels > 1 else np.zeros_like(events["p"])
-        inside = (x < width) & (y < height)
-        reduced = np.empty(int(np.count_nonzero(inside)), dtype=EVENT_DTYPE)
-        reduced["x"], reduced["y"], reduced["p"], reduced["t"] = x[inside], y[inside], p[inside], events["t"][inside]
-        events, ticks = reduced, ticks[inside]
+        """Stages a, b, c of the reduction policy (:mod:`streams.live.reduce`), each counted."""
+        events, ticks = downsample(events, ticks, self.factor, self.net_input_size)
         self._counts["after_downsample"] += len(events)
-
         cap = self.max_events_per_tick
-        over = self._over_cap(ticks, cap)
-        self._counts["ticks_over_cap"] += len(np.unique(ticks[over]))
-        if self.one_spike_per_pixel != "never" and (self.one_spike_per_pixel == "always" or over.any()):
-            pixel = (events["p"].astype(np.int64) * height + events["y"]) * width + events["x"]
-            key = (ticks - (ticks[0] if len(ticks) else 0)) * (width * height * channels) + pixel
-            first = np.zeros(len(key), dtype=bool)
-            first[np.unique(key, return_index=True)[1]] = True
-            if self.one_spike_per_pixel == "over_cap":
-                first |= ~over  # ticks within the cap keep every event
-            events, ticks = events[first], ticks[first]
+        crowded = over_cap(ticks, cap)
+        if crowded.any():
+            self._counts["ticks_over_cap"] += len(tick_runs(ticks[crowded])[0])
+        if self.one_spike_per_pixel == "always" or (self.one_spike_per_pixel == "over_cap" and crowded.any()):
+            candidate = np.ones(len(ticks), dtype=bool) if self.one_spike_per_pixel == "always" else crowded
+            keep = first_spike_per_pixel(events, ticks, candidate, self.net_input_size, self._last_tick)
+            events, ticks = events[keep], ticks[keep]
         self._counts["after_one_per_pixel"] += len(events)
-
-        over = self._over_cap(ticks, cap)
-        if over.any():
-            events, ticks = self._subsample(events, ticks, cap)
+        if cap is not None:
+            kept = rate_cap(ticks, cap, self.rng)
+            if len(kept) < len(ticks):
+                events, ticks = events[kept], ticks[kept]
         self._counts["after_rate_cap"] += len(events)
         return events, ticks
-
-    def _over_cap(self, ticks: np.ndarray, cap: Optional[int]) -> np.ndarray:
-        """Per event: does its tick hold more than ``cap`` events?"""
-        if cap is None or len(ticks) <= cap:
-            return np.zeros(len(ticks), dtype=bool)
-        starts = np.flatnonzero(np.r_[True, ticks[1:] != ticks[:-1]])
-        counts = np.diff(np.r_[starts, len(ticks)])
-        return np.repeat(counts > cap, counts)
-
-    def _subsample(self, events: np.ndarray, ticks: np.ndarray, cap: int) -> Tuple[np.ndarray, np.ndarray]:
-        """Keep ``cap`` events chosen uniformly at random in every tick holding more (seeded)."""
-        priority = self.rng.random(len(ticks))
-        order = np.lexsort((priority, ticks))  # by tick, random within the tick
-        sorted_ticks = ticks[order]
-        starts = np.flatnonzero(np.r_[True, sorted_ticks[1:] != sorted_ticks[:-1]])
-        counts = np.diff(np.r_[starts, len(ticks)])
-        rank = np.arange(len(ticks)) - np.repeat(starts, counts)
-        keep = np.sort(order[rank < cap])  # back to time order
-        return events[keep], ticks[keep]
 
     def _chunks(self, events: np.ndarray, ticks: np.ndarray) -> List[TickChunk]:
         """One chunk per run of event ticks whose silent gaps are at most ``max_silent_ticks``."""

@@ -59,6 +59,17 @@ def test_batches_leave_when_their_last_event_falls_due(sink, speed, batches, sle
     assert received == [words[a:a + n].tobytes() for a, n in zip(np.cumsum([0] + sizes[:-1]), sizes)]
 
 
+def test_slabs_share_one_schedule(sink):
+    events = events_at([0, 500, 1500, 1600, 5000])
+    clock = FakeClock(0)
+    report = send_events(iter([events[:3], events[3:]]), SENSOR, sink.getsockname(), clock=clock, sleep=clock.sleep)
+    # as one array: due 500 | 1600 | 5000 us; the slab boundary splits the middle batch in two
+    assert clock.sleeps == pytest.approx([0.0005, 0.001, 0.0001, 0.0034])
+    assert report["sent"] == 5 and report["datagrams"] == 4
+    with pytest.raises(streams.EventStreamError, match="sorted by time"):
+        send_events(iter([events[3:], events[:3]]), SENSOR, sink.getsockname(), clock=clock, sleep=clock.sleep)
+
+
 def test_a_slow_sender_is_late_but_skips_nothing(sink):
     clock = FakeClock(0)
     asked = []
