@@ -94,6 +94,7 @@ class LabelReceiver:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._error: Optional[BaseException] = None
         self._last_index = -1
         self._counts = dict(received=0, rejected=0, dropped_by_buffer=0, missing=0)
 
@@ -119,6 +120,11 @@ class LabelReceiver:
         self.stop()
 
     def poll(self) -> np.ndarray:
+        if self._error is not None:
+            raise EventStreamError(
+                f"udp://{self.host}:{self.port}: the label receiver thread failed ({self._error!r}); "
+                "this is a bug, please report it"
+            ) from self._error
         with self._lock:
             rows = list(self._marks)
             self._marks.clear()
@@ -131,30 +137,32 @@ class LabelReceiver:
             return dict(self._counts)
 
     def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self._sock.recv(_MAX_MARK_BYTES)
-            except (BlockingIOError, InterruptedError):
-                select.select([self._sock], [], [], _WAIT_S)
-                continue
-            except OSError:
-                if self._stop.is_set():
-                    return
-                raise
-            arrival_us = (int(self.clock()) - self.origin_ns) // 1000
-            mark = decode_mark(data)
-            with self._lock:
-                if mark is None:
-                    self._counts["rejected"] += 1
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = self._sock.recv(_MAX_MARK_BYTES)
+                except (BlockingIOError, InterruptedError):
+                    select.select([self._sock], [], [], _WAIT_S)
                     continue
-                t_stream, label, index = mark
-                if index >= 0:
-                    self._counts["missing"] += max(0, index - self._last_index - 1)
-                    self._last_index = max(self._last_index, index)
-                if len(self._marks) == self._marks.maxlen:
-                    self._counts["dropped_by_buffer"] += 1
-                self._marks.append((arrival_us, t_stream, label, index))
-                self._counts["received"] += 1
+                self._add(data, (int(self.clock()) - self.origin_ns) // 1000)
+        except BaseException as exc:  # surfaced by poll()
+            if not (isinstance(exc, OSError) and self._stop.is_set()):
+                self._error = exc
+
+    def _add(self, data: bytes, arrival_us: int) -> None:
+        mark = decode_mark(data)
+        with self._lock:
+            if mark is None:
+                self._counts["rejected"] += 1
+                return
+            t_stream, label, index = mark
+            if index >= 0:
+                self._counts["missing"] += max(0, index - self._last_index - 1)
+                self._last_index = max(self._last_index, index)
+            if len(self._marks) == self._marks.maxlen:
+                self._counts["dropped_by_buffer"] += 1
+            self._marks.append((arrival_us, t_stream, label, index))
+            self._counts["received"] += 1
 
 
 def check_marks(marks: np.ndarray, source: str = "marks") -> np.ndarray:

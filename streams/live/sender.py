@@ -60,6 +60,7 @@ class _Pacer:
         self.own_socket = sock is None
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM) if sock is None else sock
         self.origin_us: Optional[int] = None
+        self.last_t_us: Optional[int] = None
         self.wall_start_ns: Optional[int] = None
         self.counts = dict(sent=0, datagrams=0, batches=0, late_batches=0, marks=0)
         self.max_lag_ns = 0
@@ -110,6 +111,7 @@ class _Pacer:
             self.counts["batches"] += 1
             self.counts["sent"] += end - start
             start = end
+        self.last_t_us = int(events["t"][-1])
 
     def send_mark(self, t_us: int, label: int, index: int) -> None:
         if self.label_address is None:
@@ -118,10 +120,12 @@ class _Pacer:
         self.wait_until(int(self.due_offset_ns(np.array([t_us]))[0]))
         self.sock.sendto(encode_mark(t_us, label, index), self.label_address)
         self.counts["marks"] += 1
+        self.last_t_us = max(int(t_us), self.last_t_us if self.last_t_us is not None else int(t_us))
 
     def report(self) -> Dict[str, float]:
         wall_ns = 0 if self.wall_start_ns is None else int(self.clock()) - self.wall_start_ns
-        return dict(self.counts, max_lag_s=self.max_lag_ns / 1e9, wall_s=wall_ns / 1e9)
+        stream_us = 0 if self.last_t_us is None else self.last_t_us - self.origin_us
+        return dict(self.counts, max_lag_s=self.max_lag_ns / 1e9, wall_s=wall_ns / 1e9, stream_s=stream_us / 1e6)
 
     def close(self) -> None:
         if self.own_socket:
@@ -145,7 +149,8 @@ def send_events(
     ``events`` may also be an iterable of such arrays (slabs of one long stream, in time order,
     e.g. generated on the fly): they share one schedule. Returns ``{"sent": events, "datagrams":
     ..., "batches": ..., "late_batches": ..., "max_lag_s": worst delay behind schedule, "wall_s":
-    duration, "marks": 0}``. ``clock`` (nanoseconds) and ``sleep`` (seconds) are injectable for
+    wall duration, "stream_s": stream time covered (first to last event), "marks": 0}``;
+    ``stream_s / wall_s`` is the speed achieved. ``clock`` (nanoseconds) and ``sleep`` (seconds) are injectable for
     tests; ``sock`` reuses a socket. Events outside ``sensor_size`` or out of time order raise
     :class:`EventStreamError` before their slab is sent.
     """

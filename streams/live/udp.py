@@ -201,11 +201,9 @@ class UDPReceiver:
                     self._flush(n)
                 else:
                     select.select([self._sock], [], [], _WAIT_S)
-        except OSError:
-            if not self._stop.is_set():  # the socket closed under us otherwise
-                raise
         except BaseException as exc:  # surfaced by poll(): a dead thread must not look like silence
-            self._error = exc
+            if not (isinstance(exc, OSError) and self._stop.is_set()):  # else: closed by stop()
+                self._error = exc
 
     def _read_batch(self) -> int:
         """Read up to one batch of datagrams without blocking; returns how many."""

@@ -1,6 +1,8 @@
 """PacedSource on a fake clock: what falls due when, its bounded buffer, marks, and the ticker on top."""
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -77,6 +79,28 @@ def test_labelled_stream_marks_and_ticks_match_the_offline_stream():
     assert nonempty(chunks) == offline
     counts = ticker.counters()
     assert counts["late"] == counts["early"] == counts["dropped_by_lag"] == 0
+
+
+def test_memory_stays_flat_over_a_long_stream():
+    def peak_bytes(n_samples):
+        bars = streams.SyntheticBars(n_samples=n_samples, duration_us=5_000)
+        clock = FakeClock(0)
+        source = PacedSource(streams.LabelledStream(bars, gap_us=1_000), clock=clock, buffer_events=5_000).start()
+        ticker = WallClockTicker(1000, bars.sensor_size, bars.sensor_size, clock=source.now_us)
+        tracemalloc.start()
+        n_events = 0
+        while not source.finished:
+            clock.advance(20_000_000)  # the consumer wakes every 20 ms
+            ticker.push_marks(source.poll_marks())
+            n_events += sum(len(c.events) for c in ticker.step(source.poll()))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert n_events > 0
+        return peak
+
+    peak_bytes(40)  # warm-up: one-time allocations (caches, compiled kernels) are not the stream's
+    short, long = peak_bytes(40), peak_bytes(400)  # 400 samples: ~200 k events, ~5 MB if they piled up
+    assert long < 1.3 * short + 50_000
 
 
 def test_bad_speed():

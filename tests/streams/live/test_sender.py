@@ -141,3 +141,15 @@ def test_pacing_at_real_time_within_10_ms_over_1_s():
     delay_us = arrival_us - stream_us
     assert np.percentile(delay_us, 99) - np.percentile(delay_us, 1) <= 10_000
     assert abs(report["wall_s"] - stream_us[-1] * 1e-6) < 0.05
+
+
+def test_label_receiver_counts_garbage_and_missing_marks():
+    with LabelReceiver(LOOPBACK, 0) as labels, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        for payload in (b"LBL 0 3 0", b"hello", b"LBL 900 4 1", b"LBL 5000 2 4", b"LBL 6000 -1 -1"):
+            tx.sendto(payload, (LOOPBACK, labels.port))
+        wait_until(lambda: labels.counters()["received"] == 4, what="4 marks")
+        marks = labels.poll()
+        counts = labels.counters()
+    assert marks["index"].tolist() == [0, 1, 4, -1] and marks["label"].tolist() == [3, 4, 2, -1]
+    assert counts["rejected"] == 1 and counts["missing"] == 2  # indices 2 and 3 never came
+    assert np.all(np.diff(marks["t"]) >= 0)

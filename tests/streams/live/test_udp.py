@@ -142,3 +142,27 @@ def test_stop_closes_the_socket_and_keeps_the_buffer():
         pass
     with pytest.raises(EventStreamError, match="stopped"):
         rx.start()
+
+
+def test_a_failing_receiver_thread_is_reported_by_poll():
+    calls = []
+
+    def clock_that_breaks():  # the origin reading works; stamping the first datagram fails
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("clock broke")
+        return 0
+
+    with UDPReceiver(LOOPBACK, 0, SENSOR, clock=clock_that_breaks) as rx:
+        send_events(grid_events(3, SENSOR), SENSOR, (LOOPBACK, rx.port), speed=math.inf)
+        errors = []
+
+        def poll_fails():
+            try:
+                rx.poll()
+            except EventStreamError as error:
+                errors.append(str(error))
+            return bool(errors)
+
+        wait_until(poll_fails, what="poll() to report the failed thread")
+    assert "receiver thread failed" in errors[0] and "clock broke" in errors[0]
