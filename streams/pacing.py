@@ -22,7 +22,7 @@ and a ``label = -1`` mark where a silent gap or the end of the stream follows a 
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -111,6 +111,17 @@ class PacedSource:
         events = self._ring.pop(max_events)
         self._counts["delivered"] += len(events)
         return events
+
+    def drain(self, max_events: Optional[int] = None) -> Tuple[np.ndarray, int]:
+        """``(events, until_us)``: :meth:`poll`, and the stream time up to which every due event has
+        been returned (as :meth:`streams.live.UDPReceiver.drain`)."""
+        now = self.now_us()
+        self._advance(now)
+        events = self._ring.pop(max_events)
+        self._counts["delivered"] += len(events)
+        if self._ring.size and len(events):
+            now = min(now, int(events["t"].max()))
+        return events, now
 
     def poll_marks(self) -> np.ndarray:
         """Label marks fallen due since the last call (:data:`streams.live.MARK_DTYPE`)."""

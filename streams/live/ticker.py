@@ -158,6 +158,16 @@ class WallClockTicker:
         self.push(events)
         return self.close(now_us)
 
+    def feed(self, source, max_events: Optional[int] = None) -> List[TickChunk]:
+        """One consumer step on a live source: ``events, until = source.drain(max_events)``, then
+        :meth:`step` with ``now_us = until`` (the time up to which the source's input is complete).
+
+        ``source``: a :class:`streams.live.UDPReceiver` or a :class:`streams.pacing.PacedSource`.
+        Push label marks first (:meth:`push_marks`), so the ticks closed now carry them.
+        """
+        events, until_us = source.drain(max_events)
+        return self.step(events, until_us)
+
     # ---- output ---------------------------------------------------------------------------------
     def close(self, now_us: Optional[int] = None) -> List[TickChunk]:
         """Close every tick ending at or before ``now_us - settle_us``; return their chunks."""

@@ -40,7 +40,7 @@ import select
 import socket
 import threading
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -126,6 +126,7 @@ class UDPReceiver:
         self._thread: Optional[threading.Thread] = None
         self._error: Optional[BaseException] = None
         self.origin_ns: Optional[int] = None
+        self._complete_ns: Optional[int] = None  # every event stamped before this is in the ring
         self._counts = dict(datagrams=0, malformed=0, rejected=0, dropped_by_buffer=0, dropped_by_kernel=0, delivered=0)
 
     # ---- life cycle -----------------------------------------------------------------------------
@@ -136,6 +137,7 @@ class UDPReceiver:
                 raise EventStreamError(f"udp://{self.host}:{self.port}: this receiver was stopped; make a new one")
             if self.origin_ns is None:
                 self.origin_ns = int(self.clock())
+                self._complete_ns = self.origin_ns
             self._thread = threading.Thread(target=self._serve, name=f"udp-receiver-{self.port}", daemon=True)
             self._thread.start()
         return self
@@ -177,6 +179,27 @@ class UDPReceiver:
             self._counts["delivered"] += len(events)
         return events
 
+    def drain(self, max_events: Optional[int] = None) -> Tuple[np.ndarray, int]:
+        """:meth:`poll`, plus the time (us) until which the input is complete: ``(events, until_us)``.
+
+        Every event stamped on arrival before ``until_us`` has been returned by now (by this call
+        or an earlier one), so a tick ending by then can be closed for good: this is what
+        :meth:`streams.live.WallClockTicker.feed` uses as "now". (Reading the clock after
+        polling instead would close ticks whose last events are still being decoded.)
+        """
+        self._raise_thread_error()
+        with self._lock:
+            events = self._ring.pop(max_events)
+            self._counts["delivered"] += len(events)
+            complete_ns = self._complete_ns
+            truncated = self._ring.size > 0 and len(events) > 0
+        if complete_ns is None:
+            raise EventStreamError("the receiver has no time base before start(); use it as a context manager")
+        until_us = (complete_ns - self.origin_ns) // 1000
+        if truncated:  # the rest is newer: complete only up to what came out
+            until_us = min(until_us, int(events["t"].max()))
+        return events, until_us
+
     def counters(self) -> Dict[str, int]:
         """A snapshot of the counts described in the module docstring (events unless stated)."""
         with self._lock:
@@ -196,10 +219,14 @@ class UDPReceiver:
     def _serve(self) -> None:
         try:
             while not self._stop.is_set():
+                # nothing stamped is waiting outside the ring now: every later event is stamped later
+                batch_start_ns = int(self.clock())
                 n = self._read_batch()
                 if n:
-                    self._flush(n)
+                    self._flush(n, batch_start_ns)
                 else:
+                    with self._lock:
+                        self._complete_ns = batch_start_ns
                     select.select([self._sock], [], [], _WAIT_S)
         except BaseException as exc:  # surfaced by poll(): a dead thread must not look like silence
             if not (isinstance(exc, OSError) and self._stop.is_set()):  # else: closed by stop()
@@ -227,7 +254,7 @@ class UDPReceiver:
                 self._counts["dropped_by_kernel"] = max(self._counts["dropped_by_kernel"], kernel_drops)
         return n
 
-    def _flush(self, n: int) -> None:
+    def _flush(self, n: int, batch_start_ns: int) -> None:
         arrival_us = (self._arrival_ns[:n] - self.origin_ns) // 1000
         decoded = decode_slots(self._slots[:n], self._n_bytes[:n], arrival_us, self.sensor_size)
         events = decoded.events
@@ -239,6 +266,7 @@ class UDPReceiver:
             else:
                 events["t"][stamped] = arrival_of_stamped
         with self._lock:
+            self._complete_ns = batch_start_ns
             self._counts["dropped_by_buffer"] += self._ring.push(events)
             self._counts["datagrams"] += n
             self._counts["malformed"] += decoded.n_malformed

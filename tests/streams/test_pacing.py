@@ -106,3 +106,34 @@ def test_memory_stays_flat_over_a_long_stream():
 def test_bad_speed():
     with pytest.raises(ValueError, match="speed"):
         PacedSource(recording([0]), speed=float("inf"))
+
+
+class TickingClock(FakeClock):
+    """A clock that moves 0.7 ms every time it is read: time passes while the consumer works."""
+
+    def __call__(self):
+        self.advance(700_000)
+        return super().__call__()
+
+
+def test_feed_closes_only_what_the_source_has_completed():
+    bars = streams.SyntheticBars(n_samples=3, duration_us=6_000)
+    offline = [c for c in streams.tick_chunks(streams.LabelledStream(bars), dt_us=1000)]
+    offline_events = np.concatenate([c.events for c in offline])
+
+    def run(use_feed):
+        clock = TickingClock(0)
+        source = PacedSource(streams.LabelledStream(bars), clock=clock).start()
+        ticker = WallClockTicker(1000, bars.sensor_size, bars.sensor_size, settle_us=0, clock=source.now_us)
+        chunks = []
+        while not source.finished:
+            ticker.push_marks(source.poll_marks())
+            chunks += ticker.feed(source) if use_feed else ticker.step(source.poll())
+        chunks += ticker.close(source.now_us() + 10_000)
+        return np.concatenate([c.events for c in chunks]), ticker.counters()
+
+    events, counts = run(use_feed=True)
+    assert counts["late"] == 0
+    np.testing.assert_array_equal(events, offline_events)
+    _, racy = run(use_feed=False)  # reading "now" after polling closes ticks still being delivered
+    assert racy["late"] > 0

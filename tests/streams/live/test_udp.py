@@ -166,3 +166,17 @@ def test_a_failing_receiver_thread_is_reported_by_poll():
 
         wait_until(poll_fails, what="poll() to report the failed thread")
     assert "receiver thread failed" in errors[0] and "clock broke" in errors[0]
+
+
+def test_drain_says_until_when_the_input_is_complete():
+    clock = FakeClock(0)
+    with UDPReceiver(LOOPBACK, 0, SENSOR, clock=clock) as rx:
+        clock.set(5_000_000)
+        send_events(grid_events(5, SENSOR), SENSOR, (LOOPBACK, rx.port), speed=math.inf)
+        wait_until(lambda: rx.counters()["buffered"] == 5, what="5 events")
+        clock.set(6_000_000)
+        wait_until(lambda: rx.drain(0)[1] == 6_000, what="the receiver thread to pass 6 ms")
+        events, until = rx.drain(max_events=2)
+        assert events["t"].tolist() == [5_000, 5_000] and until == 5_000  # 3 more wait: complete up to them
+        events, until = rx.drain()
+        assert len(events) == 3 and until == 6_000
