@@ -116,24 +116,28 @@ def run_sender(job: Dict, address, label_address=None):
     return process, go, results
 
 
-def consume_until_done(rx, process, results, labels=None, on_events=None, settle_s: float = 0.3):
-    """Poll until the sender has finished and nothing more arrives; returns the sender's report."""
+def consume_until_done(rx, process, results, labels=None, on_poll=None, settle_s: float = 0.3):
+    """Poll (or call ``on_poll``, which drains ``rx``) until the sender has finished and nothing more
+    arrives; returns the sender's report."""
     report = None
     quiet_since = None
     marks = 0
     last_arrival = time.perf_counter()
     while True:
-        events = rx.poll()
-        if len(events):
+        if on_poll is None:
+            got = len(rx.poll())
+        else:
+            before = rx.counters()["delivered"]
+            on_poll()
+            got = rx.counters()["delivered"] - before
+        if got:
             last_arrival = time.perf_counter()
         if labels is not None:
             marks += len(labels.poll())
-        if on_events is not None:
-            on_events(events)
         if report is None and not results.empty():
             report = results.get()
         if report is not None:
-            if len(events):
+            if got:
                 quiet_since = None
             elif quiet_since is None:
                 quiet_since = time.monotonic()
@@ -201,8 +205,8 @@ def make_network(spec: Optional[str]):
     return Network.from_spec(spec, seed=0)
 
 
-def run_ticks_into(net, ticker, events, simulated: List[int]):
-    for chunk in ticker.step(events):
+def run_ticks_into(net, ticker, source, simulated: List[int]):
+    for chunk in ticker.feed(source):
         if net is not None:
             net.run(chunk)
         simulated[0] += len(chunk.events)
@@ -232,8 +236,8 @@ def evt2_udp(path, seconds: float, cap: int, net_spec: Optional[str], max_lag_us
         simulated = [0]
         start = time.perf_counter()
         go.set()
-        report = consume_until_done(rx, process, results, on_events=lambda e: run_ticks_into(net, ticker, e, simulated))
-        run_ticks_into(net, ticker, rx.poll(), simulated)
+        report = consume_until_done(rx, process, results, on_poll=lambda: run_ticks_into(net, ticker, rx, simulated))
+        run_ticks_into(net, ticker, rx, simulated)
         counts = rx.counters()
     transport = dict(path="udp", sent=report["sent"], received=counts["received"],
                      lost_in_transport=report["sent"] - counts["received"],
@@ -251,7 +255,7 @@ def evt2_in_process(path, seconds: float, cap: int, net_spec: Optional[str], max
         ticker = WallClockTicker(1000, sensor, EVT2_NET_INPUT, cap, seed=0, clock=source.now_us, max_lag_us=max_lag_us)
         start = time.perf_counter()
         while not source.finished:
-            run_ticks_into(net, ticker, source.poll(), simulated)
+            run_ticks_into(net, ticker, source, simulated)
             time.sleep(0.0005)
         for chunk in ticker.close(source.now_us() + 3000):  # the last open ticks
             if net is not None:
@@ -270,7 +274,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rates", type=float, nargs="*", default=None, help="ingest rates, M events/s")
     parser.add_argument("--speeds", type=float, nargs="*", default=None, help="N-MNIST replay speeds")
     parser.add_argument("--evt2-seconds", type=float, default=1.0)
-    parser.add_argument("--cap", type=int, default=100, help="max_events_per_tick for the EVT2 run (1 ms ticks)")
+    parser.add_argument("--cap", type=int, default=30,
+                        help="max_events_per_tick for the EVT2 run (1 ms ticks; the default network takes ~1 ms "
+                             "per tick of 100 events on the 2-core reference machine)")
     parser.add_argument("--max-lag-ms", type=float, default=200.0)
     parser.add_argument("--net", default="64x48x2-16C5-P2-64", help="stdpnet spec fed by the EVT2 run")
     parser.add_argument("--no-net", action="store_true")

@@ -28,7 +28,7 @@ import numpy as np
 
 from .events import EVENT_DTYPE, EventStreamError, SensorSize, as_events
 from .live.labels import MARK_DTYPE, NO_LABEL, make_marks
-from .live.ring import DROP_OLDEST, EventRing
+from .live.ring import DROP_NEWEST, DROP_OLDEST, EventRing
 from .stream import Segment
 
 
@@ -68,6 +68,7 @@ class PacedSource:
             if len(events) > 1 and np.any(np.diff(events["t"]) < 0):
                 raise EventStreamError("PacedSource: the recording's events must be sorted by time")
             self._segments: Iterator[Segment] = _segments_of_recording(events)
+            self._recording_times = np.ascontiguousarray(events["t"])
             self.labelled = False
         else:
             self._segments = iter(source)
@@ -76,6 +77,7 @@ class PacedSource:
         self._origin_us: Optional[int] = None
         self.origin_ns: Optional[int] = None
         self._current: Optional[Segment] = None
+        self._times = np.zeros(0, dtype=np.int64)
         self._position = 0  # next event of the current segment not yet due
         self._previous_end: Optional[int] = None
         self._exhausted = False
@@ -150,11 +152,16 @@ class PacedSource:
         while True:
             if self._current is None and not self._next_segment():
                 break
-            segment = self._current
-            times = segment.events["t"]
+            segment, times = self._current, self._times
             due_end = int(np.searchsorted(times, now_us + self._origin_us, side="right"))
             if due_end > self._position:
-                due = segment.events[self._position:due_end].copy()
+                first, last = self._position, due_end
+                # the ring would keep only part of a large slice: copy just that part
+                room = self._ring.capacity - (self._ring.size if self._ring.on_full == DROP_NEWEST else 0)
+                if last - first > room:
+                    self._counts["dropped_by_buffer"] += last - first - room
+                    first, last = (first, first + room) if self._ring.on_full == DROP_NEWEST else (last - room, last)
+                due = segment.events[first:last].copy()
                 due["t"] -= self._origin_us
                 self._counts["dropped_by_buffer"] += self._ring.push(due)
                 self._position = due_end
@@ -186,6 +193,9 @@ class PacedSource:
         if events.dtype != EVENT_DTYPE:
             events = as_events(events, source=f"segment {segment.index}")
         self._current = Segment(segment.index, segment.label, int(segment.t_start), int(segment.t_end), events)
+        # searchsorted on the strided field would copy it on every call; a recording's times were
+        # copied before start(), so the copy does not delay the first poll
+        self._times = self._recording_times if segment.index == NO_LABEL and not self.labelled else np.ascontiguousarray(events["t"])
         self._position = 0
         return True
 

@@ -19,15 +19,14 @@ The pieces, in the order events flow::
 A consumer loop (what ``stdpnet live`` runs)::
 
     with UDPReceiver("0.0.0.0", 3333, sensor_size=(640, 480, 2)) as rx, rx.open_labels() as labels:
-        ticker = WallClockTicker(1000, rx.sensor_size, (64, 48, 2), max_events_per_tick=200,
-                                 seed=0, clock=rx.now_us)
+        ticker = WallClockTicker(1000, rx.sensor_size, (64, 48, 2), max_events_per_tick=30, seed=0)
         while running:
-            ticker.push_marks(labels.poll())
-            for chunk in ticker.step(rx.poll()):
+            ticker.push_marks(labels.poll())    # marks first: the ticks closed next carry them
+            for chunk in ticker.feed(rx):       # drain + close every tick the input has completed
                 net.run(chunk)
 
-:class:`streams.pacing.PacedSource` offers the same ``poll`` / ``poll_marks`` / ``now_us`` /
-``counters`` interface for a recording or a data set replayed in-process.
+:class:`streams.pacing.PacedSource` has the same ``drain`` / ``poll`` / ``now_us`` / ``counters``
+interface (and ``poll_marks`` for its labels), for a recording or a data set replayed in-process.
 """
 from .labels import DEFAULT_LABEL_PORT, MARK_DTYPE, LabelReceiver, decode_mark, encode_mark, make_marks
 from .ring import DROP_NEWEST, DROP_OLDEST, EventRing

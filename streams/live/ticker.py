@@ -177,8 +177,7 @@ class WallClockTicker:
         if end_tick <= self.next_tick:
             return []
         lag_tick = (now - self.max_lag_us) // dt  # ticks before it ended more than max_lag_us ago
-        events = self._take_pending(now)  # sorted by time, early events clamped to now
-        times = events["t"]
+        events, times = self._take_pending(now)  # sorted by time, early events clamped to now
         first_kept = int(np.searchsorted(times, lag_tick * dt))  # events of ticks < lag_tick go
         first_on_time = max(first_kept, int(np.searchsorted(times, self.next_tick * dt)))
         first_pending = int(np.searchsorted(times, end_tick * dt))  # ticks >= end_tick stay open
@@ -224,20 +223,24 @@ class WallClockTicker:
             raise ValueError("WallClockTicker has no clock: pass clock= (e.g. receiver.now_us) or now_us to close()")
         return int(self.clock())
 
-    def _take_pending(self, now: int) -> np.ndarray:
+    def _take_pending(self, now: int) -> Tuple[np.ndarray, np.ndarray]:
+        """The queued events, sorted by time with early ones clamped to ``now``, and their times
+        as a contiguous array (searchsorted on the strided field would copy it on every call)."""
         if not self._pending:
-            return np.zeros(0, dtype=EVENT_DTYPE)
+            return np.zeros(0, dtype=EVENT_DTYPE), np.zeros(0, dtype=np.int64)
         events = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
         self._pending = []
-        times = events["t"]
+        times = np.ascontiguousarray(events["t"])
         if len(times) > 1 and np.any(times[1:] < times[:-1]):
-            events = events[np.argsort(times, kind="stable")]
-        n_early = len(events) - int(np.searchsorted(events["t"], now, side="right"))
+            order = np.argsort(times, kind="stable")
+            events, times = events[order], times[order]
+        n_early = len(times) - int(np.searchsorted(times, now, side="right"))
         if n_early:  # a clock running ahead: clamp to now (the newest, so still sorted)
             events = events.copy()
             events["t"][len(events) - n_early:] = now
+            times[len(times) - n_early:] = now
             self._counts["early"] += n_early
-        return events
+        return events, times
 
     def _reduce(self, events: np.ndarray, ticks: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Stages a, b, c of the reduction policy (:mod:`streams.live.reduce`), each counted."""
