@@ -11,12 +11,12 @@ import sys
 import traceback
 from typing import List, Optional
 
-from . import experiments, info, perf, runs
+from . import experiments, info, live, perf, runs
 
 #: Exit statuses.
 EXIT_OK, EXIT_USER_ERROR, EXIT_INTERRUPTED, EXIT_INTERNAL = 0, 2, 130, 1
 
-GROUPS = (runs, info, perf, experiments)
+GROUPS = (runs, info, perf, experiments, live)
 
 
 def build_parser() -> argparse.ArgumentParser:

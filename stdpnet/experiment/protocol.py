@@ -261,17 +261,33 @@ def evaluate(run: Run, indices=None, *, source=None, progress: bool = False,
     return report
 
 
+def _is_live_run(run_dir) -> bool:
+    from .rundir import RunDir
+
+    d = RunDir.open(run_dir, lock=False)
+    try:
+        return d.load_split().fingerprint.get("kind") == "live"
+    except RunDirError:
+        return False
+    finally:
+        d.close()
+
+
 def evaluate_run(run_dir, *, data: Optional[str] = None, max_samples: Optional[int] = None,
                  progress: bool = False, source: Any = None) -> Dict[str, Any]:
     """``stdpnet eval``: the run's stored validation split (or all samples of ``data``, another
     SOURCE), at most ``max_samples`` of them, with learning off. Nothing in the run is changed.
     ``source``: the data set object of a run made from Python."""
+    if source is None and data is not None and _is_live_run(run_dir):
+        source = data  # a live run is evaluated on the recorded data given
     run = Run.open(run_dir, lock=False, source=source)
     try:
         if run.phase == "train":
             raise RunDirError(f"{run.dir.path} has not finished training; continue it with "
                               f"stdpnet train --resume {run.dir.path}")
-        if data is None or data == run.config.data.source:
+        if run.split.fingerprint.get("kind") == "live":
+            source, indices = run.source, np.arange(len(run.source), dtype=np.int64)
+        elif data is None or data == run.config.data.source:
             source, indices = run.source, run.val_idx
             if len(indices) == 0:
                 raise ConfigError(f"{run.dir.path} held out no validation samples; pass --data SOURCE")

@@ -128,8 +128,18 @@ class Run:
                 if lock:
                     rundir.write_json("config.json", config.to_dict())
             stored = rundir.load_split()
+            if stored.fingerprint.get("kind") == "live" and source is not None:
+                # a live run has no stored split: it is evaluated on the recorded data given
+                src = open_source(source, seed=config.seed, window_us=config.data.window_us)
+                run = cls(rundir, config, src, stored)
+                if rundir.has_checkpoint():
+                    run.restore()
+                return run
             if source is not None:
                 src = open_source(source, seed=config.seed, window_us=config.data.window_us)
+            elif stored.fingerprint.get("kind") == "live":
+                raise RunDirError(f"{rundir.path} learned from the live source {stored.fingerprint.get('source')}; "
+                                  "evaluate it on recorded data: stdpnet eval RUN --data SOURCE")
             elif stored.fingerprint.get("kind") == "dataset":
                 raise RunDirError(f"{rundir.path} was trained on a data set object passed from Python; give it "
                                   "again (source=...) to continue or evaluate the run")

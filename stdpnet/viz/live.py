@@ -251,6 +251,53 @@ def _view_main(q, title: str) -> None:  # pragma: no cover - needs a display
         time.sleep(0.01)
 
 
+def _snapshot_main(q, directory: str, every_s: float, title: str) -> None:
+    writer = SnapshotWriter(directory, every_s, title)
+    while True:
+        item = q.get()
+        if item is None:
+            return
+        frame, force = item
+        writer(frame, force=force)
+
+
+class SnapshotProcess:
+    """Observer: :class:`SnapshotWriter` in another process, so drawing never takes time from the
+    learner; frames that find the queue full are skipped. The last frame (``force=True``) is always
+    written."""
+
+    def __init__(self, directory, every_s: float = 1.0, title: str = "stdpnet live"):
+        ctx = mp.get_context("spawn")
+        self.q = ctx.Queue(maxsize=2)
+        self.proc = ctx.Process(target=_snapshot_main, args=(self.q, str(directory), float(every_s), title),
+                                daemon=True)
+        self.proc.start()
+        self.every_s = float(every_s)
+        self._last = -np.inf
+
+    def __call__(self, frame: LiveFrame, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.every_s:
+            return
+        try:
+            if force:
+                self.q.put((frame, True), timeout=5)
+            else:
+                self.q.put_nowait((frame, False))
+            self._last = now
+        except queue.Full:
+            pass
+
+    def close(self) -> None:
+        try:
+            self.q.put(None, timeout=5)
+        except queue.Full:
+            pass
+        self.proc.join(timeout=30)
+        if self.proc.is_alive():
+            self.proc.terminate()
+
+
 class WindowView:
     """Observer: a window in another process (matplotlib's Tk backend), fed the newest frames
     through a small queue; frames that find the queue full are skipped, never waited for."""
