@@ -9,15 +9,24 @@ sample (stream position) whose ``[t_start, t_end)`` contains the tick's START, o
 form the simulator consumes); :func:`ticks` yields the same ticks one :class:`Tick` at a time.
 Both are vectorised with ``np.searchsorted`` (no loop over events) and lazy (memory bounded by
 one chunk, whatever the stream length).
+
+No sample vanishes: a segment whose interval contains no tick start (shorter than a tick, or
+squeezed between two tick starts) would own no tick and its label would reach no chunk, so it is
+an error (lay the stream out with ``LabelledStream(..., dt_us=dt_us)`` and every sample owns a
+tick). Absurd silences are refused too: a stream given raw absolute timestamps (microseconds
+since 1970) would otherwise be cut into ~1e12 empty ticks, years of simulation.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator, List, Tuple
+from typing import Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from .events import EVENT_DTYPE, EventStreamError
+
+#: Default longest silence (us) :func:`tick_chunks` accepts in a stream: one hour.
+MAX_GAP_US = 3_600_000_000
 
 
 @dataclass
@@ -108,7 +117,15 @@ class _PendingTicks:
         self.intervals = [iv for iv in self.intervals if iv[1] > horizon_us]
 
 
-def _check_segment(segment, previous_end: int) -> None:
+def _duration_text(us: int) -> str:
+    seconds = us / 1e6
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def _check_segment(segment, previous_end: int, dt_us: int) -> None:
     t_start, t_end, events = int(segment.t_start), int(segment.t_end), segment.events
     where = f"stream segment {segment.index}"
     if t_start < previous_end or t_end < t_start:
@@ -123,6 +140,32 @@ def _check_segment(segment, previous_end: int) -> None:
                 f"{where}: events must be sorted and within [{t_start}, {t_end}) us, got "
                 f"[{times.min()}, {times.max()}] us."
             )
+    first_tick_start = -(-t_start // dt_us) * dt_us
+    if first_tick_start >= t_end:
+        raise EventStreamError(
+            f"{where} (label {segment.label}): its interval [{t_start}, {t_end}) us holds no tick start "
+            f"at dt_us={dt_us}, so no tick would carry its label and the sample would vanish. Lay the "
+            f"stream out with LabelledStream(..., dt_us={dt_us}): every sample then owns a tick."
+        )
+
+
+def _check_silence(segment, last_activity: int, dt_us: int, max_gap_us: int) -> int:
+    """Raise if the stream is silent for more than ``max_gap_us`` up to the end of ``segment``;
+    returns the new time of last activity (the last event seen, or ``last_activity``)."""
+    times = segment.events["t"]
+    points = np.concatenate([[last_activity], times, [int(segment.t_end)]]).astype(np.int64)
+    gaps = np.diff(points)
+    i = int(np.argmax(gaps))
+    if gaps[i] > max_gap_us:
+        silence = int(gaps[i])
+        raise EventStreamError(
+            f"stream segment {segment.index} (label {segment.label}): {silence} us ({_duration_text(silence)}) "
+            f"without any event, up to t = {int(points[i + 1])} us: cutting it would simulate "
+            f"{silence // dt_us} empty ticks. The timestamps look absolute (microseconds since 1970) or "
+            "corrupt: re-base every sample to its first event (LabelledStream's default align='zero'), "
+            f"or pass max_gap_us= (now {max_gap_us} us; None: no limit) to allow long silences."
+        )
+    return int(times[-1]) if len(times) else last_activity
 
 
 def tick_chunks(
@@ -131,6 +174,7 @@ def tick_chunks(
     max_ticks: int = 1000,
     min_ticks: int = 1,
     start_tick: int = 0,
+    max_gap_us: Optional[int] = MAX_GAP_US,
 ) -> Iterator[TickChunk]:
     """Cut a stream of segments into :class:`TickChunk` batches of consecutive ticks.
 
@@ -143,6 +187,11 @@ def tick_chunks(
     events may still fall in it) once at least ``min_ticks`` ticks are waiting; chunks longer than
     ``max_ticks`` are split. So with the defaults, one chunk per sample (split if longer than
     ``max_ticks``); raise ``min_ticks`` to batch several short samples per chunk.
+
+    Raises :class:`EventStreamError` (before emitting anything past the problem) for segments
+    that overlap or hold events outside their interval, for a segment that owns no tick (see the
+    module docstring), and for a silence (no event) longer than ``max_gap_us`` microseconds
+    (default :data:`MAX_GAP_US`, one hour; ``None`` disables the check).
     """
     dt_us, max_ticks, min_ticks = int(dt_us), int(max_ticks), int(min_ticks)
     if dt_us <= 0 or max_ticks <= 0 or min_ticks <= 0:
@@ -153,8 +202,11 @@ def tick_chunks(
         raise ValueError(f"start_tick must be >= 0, got {start_tick}")
     pending.next_tick = start_tick
     previous_end = start_tick * dt_us
+    last_activity = previous_end
     for segment in segments:
-        _check_segment(segment, previous_end)
+        _check_segment(segment, previous_end, dt_us)
+        if max_gap_us is not None:
+            last_activity = _check_silence(segment, last_activity, dt_us, int(max_gap_us))
         previous_end = int(segment.t_end)
         pending.add(int(segment.t_start), previous_end, int(segment.index), int(segment.label), segment.events)
         complete_ticks = previous_end // dt_us  # no later segment can add events to these
@@ -164,9 +216,9 @@ def tick_chunks(
     yield from pending.emit(last_tick, max_ticks)
 
 
-def ticks(segments: Iterable, dt_us: int = 1000) -> Iterator[Tick]:
-    """Yield the stream's ticks one at a time (same ticks as :func:`tick_chunks`)."""
-    for chunk in tick_chunks(segments, dt_us=dt_us, max_ticks=4096):
+def ticks(segments: Iterable, dt_us: int = 1000, max_gap_us: Optional[int] = MAX_GAP_US) -> Iterator[Tick]:
+    """Yield the stream's ticks one at a time (same ticks and checks as :func:`tick_chunks`)."""
+    for chunk in tick_chunks(segments, dt_us=dt_us, max_ticks=4096, max_gap_us=max_gap_us):
         offsets = chunk.offsets
         for i in range(chunk.n_ticks):
             k = chunk.start_tick + i
