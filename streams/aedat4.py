@@ -1,15 +1,18 @@
 """AEDAT 4.0 files: our own check of the container, then the ``aedat`` decoder, guarded.
 
 The ``aedat`` package (Rust) reads the file's IOHeader with an *unchecked* flatbuffer accessor
-(``root_as_ioheader_unchecked``): corrupt header bytes make it read outside its buffer, which
-panics or, worse, reads arbitrary memory; it also allocates whatever a corrupt length field asks
-for. So :func:`check_container` validates everything the decoder trusts before it is called:
+(``root_as_ioheader_unchecked``): on corrupt header bytes it panics (seen: "range start index
+1000000 out of range for slice"; a pyo3 ``PanicException``, which derives from ``BaseException``
+so ``except Exception`` misses it, with a Rust backtrace printed on stderr), and it allocates
+whatever a corrupt length field asks for (up to 4 GiB per packet) before reading it. So
+:func:`check_container` validates everything the decoder trusts before it is called:
 
 * magic ``#!AER-DAT4.0\\r\\n``, then a little-endian uint32 IOHeader length that fits the file;
 * the IOHeader flatbuffer (table ``Ioheader {compression: int32; file_data_position: int64;
   description: string}``): root offset, vtable, every field and the description string lie
   inside the buffer, the description is valid UTF-8, the compression is a known one (0 none,
-  1 LZ4, 2 LZ4 high, 3 Zstd, 4 Zstd high) and ``file_data_position`` is -1 or inside the file;
+  1 LZ4, 2 LZ4 high, 3 Zstd, 4 Zstd high) and ``file_data_position`` is -1 or after the header
+  (past the end of the file means the file was cut);
 * the packet framing (uint32 stream id, uint32 byte size, payload) up to ``file_data_position``
   (or the end of the file when it is -1): every packet must fit.
 
@@ -93,12 +96,7 @@ def _check_ioheader(path: Path, buffer: bytes, file_size: int) -> Tuple[int, int
         raise _corrupt(path, f"unknown compression code {compression} (known: 0..{len(COMPRESSIONS) - 1})")
     at = field(1, 8)
     data_position = struct.unpack_from("<q", buffer, at)[0] if at is not None else -1
-    if data_position != -1 and not _HEADER_PREFIX + size <= data_position <= file_size:
-        if data_position > file_size:
-            raise EventStreamError(
-                f"{path}: truncated AEDAT4 file: its header places the file data table at byte "
-                f"{data_position}, but the file has {file_size} bytes. Re-export or re-copy the recording."
-            )
+    if data_position != -1 and data_position < _HEADER_PREFIX + size:
         raise _corrupt(path, f"file data position {data_position} lies inside the header")
     at = field(2, 4)
     if at is None:
@@ -132,7 +130,8 @@ def check_container(path: Path, on_bad: str = "raise") -> Container:
             )
         compression, data_position = _check_ioheader(path, f.read(header_size), file_size)
         start = _HEADER_PREFIX + header_size
-        end = file_size if data_position == -1 else data_position
+        # packets run up to the file data table, or to the end of the file when there is none (-1)
+        end = file_size if data_position == -1 else min(data_position, file_size)
         # walk the packet headers (8 bytes each) without reading payloads
         position, n_packets, cut_at = start, 0, -1
         while position < end:
@@ -147,16 +146,24 @@ def check_container(path: Path, on_bad: str = "raise") -> Container:
                 break
             position += 8 + size
             n_packets += 1
-    if cut_at >= 0:
-        what = (f"the packet at byte {cut_at} runs past "
-                f"{'the end of the file' if data_position == -1 else f'the file data table at byte {end}'}")
+    if data_position > file_size:
+        what = (f"the file ends at byte {file_size}, before the file data table its header places at "
+                f"byte {data_position}")
+        if cut_at >= 0:
+            what += f" (the packet at byte {cut_at} is incomplete)"
+    elif cut_at >= 0:
+        limit = "the end of the file" if data_position == -1 else f"the file data table at byte {end}"
+        what = f"the packet at byte {cut_at} runs past {limit}"
+    else:
+        what = ""
+    if what:
         if on_bad != "drop":
             raise EventStreamError(
-                f"{path}: truncated or corrupt AEDAT4 file: {what}. Re-export the recording, or pass "
-                "on_bad='drop' to read the whole packets before it."
+                f"{path}: truncated or corrupt AEDAT4 file: {what}. Re-export or re-copy the recording, "
+                "or pass on_bad='drop' to read the whole packets before the cut."
             )
         warnings.warn(
-            f"{path}: {what}; read the {n_packets} whole packet(s) before it",
+            f"{path}: truncated AEDAT4 file: {what}; read the {n_packets} whole packet(s) before it",
             EventStreamWarning,
             stacklevel=3,
         )

@@ -53,6 +53,9 @@ _FIELD_ALIASES = {
 }
 
 
+_LIMITS = {field: np.iinfo(EVENT_DTYPE[field]) for field in EVENT_FIELDS}
+
+
 class EventStreamError(ValueError):
     """Raised for bad event data; the message names the source and the problem."""
 
@@ -77,13 +80,13 @@ def _narrow(values, field: str, source: str) -> np.ndarray:
     """
     target = EVENT_DTYPE[field]
     values = np.asarray(values)
-    info = np.iinfo(target)
+    info = _LIMITS[field]
     meaning, fix = _FIELD_MEANING[field], _FIELD_FIX[field]
     kind = values.dtype.kind
-    if values.dtype.fields is not None or values.dtype.subdtype is not None:
+    if values.dtype.fields is not None or values.dtype.subdtype is not None or values.ndim != 1:
         raise EventStreamError(
-            f"{source}: field {field!r} has the nested type {values.dtype}; it must hold one number "
-            f"per event ({meaning})."
+            f"{source}: field {field!r} has the nested type {values.dtype} (shape {values.shape}); it "
+            f"must hold one number per event ({meaning})."
         )
     if kind == "b":
         return values.astype(target)
@@ -166,9 +169,10 @@ def _field_name_hint(names: Sequence[str], missing: Sequence[str]) -> str:
     return " Build the array with streams.make_events(x, y, t, p)."
 
 
-def as_events(array, source: str = "events") -> np.ndarray:
+def as_events(array, source: str = "events", copy: bool = True) -> np.ndarray:
     """Convert a structured array with fields x, y, t, p (tonic, expelliarmus, aedat, a loaded
-    ``.npy``...) to a new :data:`EVENT_DTYPE` array.
+    ``.npy``...) to a new :data:`EVENT_DTYPE` array (``copy=False``: an input that already is a
+    1-D EVENT_DTYPE array is returned as is).
 
     A boolean polarity field (aedat names it ``on`` with title ``p``) becomes 0/1. Every value is
     range-checked before narrowing; a plain (unstructured) array, a missing field, a field of
@@ -177,7 +181,7 @@ def as_events(array, source: str = "events") -> np.ndarray:
     """
     array = np.asarray(array)
     if array.dtype == EVENT_DTYPE and array.ndim == 1:
-        return array.copy()  # already narrowed: nothing can be out of range
+        return array.copy() if copy else array  # already narrowed: nothing can be out of range
     fields = array.dtype.fields
     if fields is None:
         raise EventStreamError(

@@ -65,9 +65,18 @@ class DecoderState:
     first_unknown_type: int = -1
 
 
-def _last_index(mask: np.ndarray) -> np.ndarray:
-    """For each position, the index of the last True of ``mask`` at or before it (-1 if none)."""
-    return np.maximum.accumulate(np.where(mask, np.arange(len(mask)), -1))
+_EVT2_KNOWN = np.isin(np.arange(16), EVT2_KNOWN_TYPES)
+_EVT3_KNOWN = np.isin(np.arange(16), EVT3_KNOWN_TYPES)
+_BIT = np.arange(12, dtype=np.uint16)
+
+
+def _state_at(positions: np.ndarray, values: np.ndarray, at: np.ndarray, default: int) -> np.ndarray:
+    """The value set by the last of the (sorted) word ``positions`` at or before each position in
+    ``at`` (``values[i]`` is the value set at ``positions[i]``), or ``default`` before any."""
+    if len(positions) == 0:
+        return np.full(len(at), default, dtype=np.int64)
+    k = np.searchsorted(positions, at, side="right") - 1
+    return np.where(k >= 0, values[np.maximum(k, 0)].astype(np.int64), default)
 
 
 def _time_bases(raw: np.ndarray, state: DecoderState, bits: int, low_bits: int) -> Tuple[np.ndarray, int, int]:
@@ -82,8 +91,8 @@ def _time_bases(raw: np.ndarray, state: DecoderState, bits: int, low_bits: int) 
     return bases, int(raw[-1]), int(loops[-1])
 
 
-def _count_unknown(types: np.ndarray, known: Tuple[int, ...], state: DecoderState) -> DecoderState:
-    unknown = ~np.isin(types, known)
+def _count_unknown(types: np.ndarray, known: np.ndarray, state: DecoderState) -> DecoderState:
+    unknown = ~known[types]
     if not unknown.any():
         return state
     if state.first_unknown >= 0:
@@ -93,27 +102,36 @@ def _count_unknown(types: np.ndarray, known: Tuple[int, ...], state: DecoderStat
                    first_unknown_type=int(types[i]))
 
 
+def _time_base_at(types: np.ndarray, high_type: int, values: np.ndarray, at: np.ndarray,
+                  state: DecoderState, bits: int, low_bits: int):
+    """Time base (us) in force at word positions ``at``; returns ``(bases, time_high, loops, last base)``."""
+    highs = np.flatnonzero(types == high_type)
+    if len(highs) == 0:
+        return np.full(len(at), state.time_base_us, np.int64), state.time_high, state.loops, state.time_base_us
+    bases, time_high, loops = _time_bases(values[highs], state, bits, low_bits)
+    return _state_at(highs, bases, at, state.time_base_us), time_high, loops, int(bases[-1])
+
+
 def decode_evt2(words: np.ndarray, state: DecoderState = DecoderState()) -> Tuple[Columns, DecoderState]:
     """Decode a block of EVT 2.0 words; returns ``((x, y, t, p), state after the block)``."""
     words = np.asarray(words, dtype=EVT2_WORD)
     n = len(words)
     if n == 0:
         return tuple(np.zeros(0, np.int64) for _ in range(4)), state  # type: ignore[return-value]
-    types = words >> 28
-    state = _count_unknown(types, EVT2_KNOWN_TYPES, state)
-    is_time_high = types == 0x8
-    time_high, loops = state.time_high, state.loops
-    base_of_word = np.zeros(n, np.int64)
-    if is_time_high.any():
-        bases, time_high, loops = _time_bases(words[is_time_high] & 0x0FFFFFFF, state, 28, 6)
-        base_of_word[is_time_high] = bases
-    last = _last_index(is_time_high)
-    base = np.where(last >= 0, base_of_word[np.maximum(last, 0)], state.time_base_us)
-    cd = types <= 0x1
-    w = words[cd].astype(np.int64)
-    columns = ((w >> 11) & 0x7FF, w & 0x7FF, base[cd] | ((w >> 22) & 0x3F), w >> 28)
-    state = replace(state, time_high=time_high, loops=loops, time_base_us=int(base[-1]), words=state.words + n)
+    types = (words >> 28).astype(np.uint8)
+    state = _count_unknown(types, _EVT2_KNOWN, state)
+    cd = np.flatnonzero(types <= 0x1)
+    base, time_high, loops, last_base = _time_base_at(types, 0x8, words & 0x0FFFFFFF, cd, state, 28, 6)
+    w = words[cd]
+    columns = (((w >> 11) & 0x7FF).astype(np.int16), (w & 0x7FF).astype(np.int16),
+               base | ((w >> 22) & 0x3F), types[cd].astype(np.int8))
+    state = replace(state, time_high=time_high, loops=loops, time_base_us=last_base, words=state.words + n)
     return columns, state
+
+
+def _last_of(mask: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """For every word, the position of the last word at or before it where ``mask`` holds (-1)."""
+    return np.maximum.accumulate(np.where(mask, index, -1))
 
 
 def decode_evt3(words: np.ndarray, state: DecoderState = DecoderState()) -> Tuple[Columns, DecoderState]:
@@ -122,55 +140,60 @@ def decode_evt3(words: np.ndarray, state: DecoderState = DecoderState()) -> Tupl
     n = len(words)
     if n == 0:
         return tuple(np.zeros(0, np.int64) for _ in range(4)), state  # type: ignore[return-value]
-    types = (words >> 12).astype(np.int64)
-    payload = (words & 0xFFF).astype(np.int64)
-    state = _count_unknown(types, EVT3_KNOWN_TYPES, state)
+    types = (words >> 12).astype(np.uint8)
+    payload = (words & 0xFFF).astype(np.int32)
+    state = _count_unknown(types, _EVT3_KNOWN, state)
+    index = np.arange(n, dtype=np.int32)
+    # words that carry events, in file order: single events (0x2) and vectors (0x4, 0x5)
+    at = np.flatnonzero((types == 0x2) | (types == 0x4) | (types == 0x5))
+    kind = types[at]
 
-    # y: last EVT_ADDR_Y
-    last_y = _last_index(types == 0x0)
-    y = np.where(last_y >= 0, payload[np.maximum(last_y, 0)] & 0x7FF, state.y)
-
-    # time: last time-high base plus the last time low
-    is_time_high = types == 0x8
-    time_high, loops = state.time_high, state.loops
+    # state in force at each event word: set by the last word of the right type before it
+    k = _last_of(types == 0x0, index)[at]
+    y = np.where(k >= 0, payload[k] & 0x7FF, state.y)
+    highs = np.flatnonzero(types == 0x8)
+    time_high, loops, last_base = state.time_high, state.loops, state.time_base_us
     base_of_word = np.zeros(n, np.int64)
-    if is_time_high.any():
-        bases, time_high, loops = _time_bases(payload[is_time_high], state, 12, 12)
-        base_of_word[is_time_high] = bases
-    last_high = _last_index(is_time_high)
-    base = np.where(last_high >= 0, base_of_word[np.maximum(last_high, 0)], state.time_base_us)
-    last_low = _last_index(types == 0x6)
-    low = np.where(last_low >= 0, payload[np.maximum(last_low, 0)], state.time_low)
-    t = base + low
+    if len(highs):
+        bases, time_high, loops = _time_bases(payload[highs], state, 12, 12)
+        base_of_word[highs], last_base = bases, int(bases[-1])
+    k = _last_of(types == 0x8, index)[at]
+    t = np.where(k >= 0, base_of_word[k], state.time_base_us)
+    k = _last_of(types == 0x6, index)[at]
+    t += np.where(k >= 0, payload[k], state.time_low)
 
-    # vectors: base x and polarity from the last VECT_BASE_X, advanced by the vectors since
-    last_base = _last_index(types == 0x3)
-    step = np.where(types == 0x4, 12, np.where(types == 0x5, 8, 0))
-    advanced = np.cumsum(step)  # inclusive
-    since_base = np.where(last_base >= 0, advanced - advanced[np.maximum(last_base, 0)], advanced)
-    start_x = np.where(last_base >= 0, payload[np.maximum(last_base, 0)] & 0x7FF, state.vector_x)
-    vector_p = np.where(last_base >= 0, (payload[np.maximum(last_base, 0)] >> 11) & 1, state.vector_p)
-    x_before = start_x + since_base - step  # vector base of each word, before its own step
+    # vectors: base x from the last VECT_BASE_X, advanced by the vectors since (12 or 8 each)
+    step = np.where(kind == 0x4, 12, np.where(kind == 0x5, 8, 0))
+    advanced = np.concatenate([[0], np.cumsum(step)])  # advanced[i]: steps of event words before i
+    base_words = np.flatnonzero(types == 0x3)
+    start_x = np.zeros(n, np.int64)  # at each base word: its x minus the steps taken before it
+    start_x[base_words] = (payload[base_words] & 0x7FF) - advanced[np.searchsorted(at, base_words)]
+    k = _last_of(types == 0x3, index)[at]
+    x_before = advanced[:-1] + np.where(k >= 0, start_x[k], state.vector_x)
+    vector_p = np.where(k >= 0, (payload[k] >> 11) & 1, state.vector_p)
 
-    # single events
-    single = np.flatnonzero(types == 0x2)
-    # vector events: (word, bit) for every set bit, in word order then bit order
-    vector = np.flatnonzero((types == 0x4) | (types == 0x5))
-    width = np.where(types[vector] == 0x4, 12, 8)
-    bits = (payload[vector, None] >> np.arange(12)) & 1
-    bits &= np.arange(12) < width[:, None]
-    rows, bit = np.nonzero(bits)
-    vector_word = vector[rows]
+    # events: one per single word; one per set bit of a vector word, by bit. Output slots follow
+    # the event words' order, so no sorting is needed.
+    is_vector = kind != 0x2
+    vector_rows = np.flatnonzero(is_vector)
+    masks = np.where(kind[vector_rows] == 0x4, payload[at[vector_rows]], payload[at[vector_rows]] & 0xFF)
+    counts = np.ones(len(at), np.int64)
+    counts[vector_rows] = np.bitwise_count(masks.astype(np.uint16))
+    first_slot = np.cumsum(counts) - counts
+    x = np.repeat(np.where(is_vector, x_before, payload[at] & 0x7FF), counts)
+    p = np.repeat(np.where(is_vector, vector_p, (payload[at] >> 11) & 1), counts)
+    rows, bit = np.nonzero((masks[:, None].astype(np.uint16) >> _BIT) & 1)
+    x[first_slot[vector_rows[rows]] + (np.arange(len(rows)) - (np.cumsum(counts[vector_rows]) - counts[vector_rows])[rows])] += bit
+    columns = (x.astype(np.int16), np.repeat(y, counts).astype(np.int16), np.repeat(t, counts), p.astype(np.int8))
 
-    word = np.concatenate([single, vector_word])
-    order = np.argsort(word * 16 + np.concatenate([np.zeros(len(single), np.int64), bit]), kind="stable")
-    word = word[order]
-    x = np.concatenate([payload[single] & 0x7FF, x_before[vector_word] + bit])[order]
-    p = np.concatenate([(payload[single] >> 11) & 1, vector_p[vector_word]])[order]
-    columns = (x, y[word], t[word], p)
+    # state after the block
+    last = {kind_: (np.flatnonzero(types == kind_)[-1:]) for kind_ in (0x0, 0x6)}
     state = replace(
-        state, time_high=time_high, loops=loops, time_base_us=int(base[-1]), time_low=int(low[-1]),
-        y=int(y[-1]), vector_x=int(start_x[-1] + since_base[-1]), vector_p=int(vector_p[-1]),
+        state, time_high=time_high, loops=loops, time_base_us=last_base,
+        time_low=int(payload[last[0x6][0]]) if len(last[0x6]) else state.time_low,
+        y=int(payload[last[0x0][0]] & 0x7FF) if len(last[0x0]) else state.y,
+        vector_x=int(advanced[-1]) + (int(start_x[base_words[-1]]) if len(base_words) else state.vector_x),
+        vector_p=int((payload[base_words[-1]] >> 11) & 1) if len(base_words) else state.vector_p,
         words=state.words + n,
     )
     return columns, state

@@ -273,6 +273,8 @@ def _detect(path: Path) -> str:
             f"{path}: unknown extension {path.suffix!r}; supported: {', '.join(sorted(_EXTENSIONS))}. "
             "Rename the file if it has one of these formats, or convert it to .npz with save_events()."
         )
+    if family == "nmnist":
+        return family  # the format has no header
     with open(path, "rb") as f:
         start = f.read(256)
     if family in ("aedat", "aedat4"):
@@ -312,7 +314,7 @@ def _detect(path: Path) -> str:
         if not start.startswith(b"PK"):
             raise EventStreamError(f"{path}: not a NumPy .npz (zip) file (bad magic bytes).")
         return "npz"
-    return family  # nmnist: the format has no header
+    raise AssertionError(f"unhandled format family {family!r}")  # every _EXTENSIONS value is handled
 
 
 def detect_format(path: PathLike) -> str:
@@ -344,11 +346,12 @@ def read_nmnist_bin(path: PathLike, on_bad: str = "raise") -> ReadResult:
     path = _checked_file(path)
     n_records = _whole_records(path, path.stat().st_size, 5, "5-byte N-MNIST records", on_bad)
     with open(path, "rb") as f:
-        records = _read_exactly(f, path, np.uint8, 5 * n_records).reshape(n_records, 5).astype(np.int64)
+        records = _read_exactly(f, path, np.uint8, 5 * n_records).reshape(n_records, 5)
     y = records[:, 1]
     overflow = y == 240
-    t = ((records[:, 2] & 0x7F) << 16) | (records[:, 3] << 8) | records[:, 4]
-    t = t + np.cumsum(overflow) * 2**13
+    t = ((records[:, 2] & 0x7F).astype(np.int64) << 16) | (records[:, 3].astype(np.int64) << 8) | records[:, 4]
+    if overflow.any():
+        t += np.cumsum(overflow) * 2**13
     keep = ~overflow
     events = make_events(records[keep, 0], y[keep], t[keep], records[keep, 2] >> 7, source=str(path))
     return events, NMNIST_SENSOR_SIZE
@@ -409,7 +412,7 @@ def read_aedat2(path: PathLike, on_bad: str = "raise", coordinates: str = "image
             raise _header_cut_error(path, "AEDAT 2.0")
         n_bytes = path.stat().st_size - header.data_offset
         n_records = _whole_records(path, n_bytes, 8, "int32 address + int32 timestamp", on_bad)
-        words = _read_exactly(f, path, ">i4", 2 * n_records).reshape(n_records, 2).astype(np.int64)
+        words = _read_exactly(f, path, ">i4", 2 * n_records).reshape(n_records, 2).astype(np.int32)
     address, timestamp = words[:, 0], words[:, 1]
     pixel = (address & 0x8000) == 0  # bit 15: external sync; bit 31: special (negative int32)
     pixel &= address >= 0
@@ -537,7 +540,7 @@ def read_prophesee_dat(path: PathLike, on_bad: str = "raise") -> ReadResult:
             )
         n_bytes = path.stat().st_size - f.tell()
         n_events = _whole_records(path, n_bytes, 8, "8-byte events", on_bad)
-        words = _read_exactly(f, path, "<u4", 2 * n_events).reshape(n_events, 2).astype(np.int64)
+        words = _read_exactly(f, path, "<u4", 2 * n_events).reshape(n_events, 2)
     packed = words[:, 1]
     events = make_events(packed & 0x3FFF, (packed >> 14) & 0x3FFF, words[:, 0], (packed >> 28) & 0xF,
                          source=str(path))
@@ -557,6 +560,8 @@ def _npy_header(f: BinaryIO, where: str) -> Tuple[Tuple[int, ...], np.dtype]:
             shape, _, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=_NPY_MAX_HEADER)
         else:
             raise ValueError(f"unknown format version {version}")
+    except zipfile.BadZipFile:
+        raise  # the zip member itself is corrupt (e.g. its CRC): reported by _read_npz_file
     except Exception as error:  # noqa: BLE001 - numpy's header parser raises many types on garbage
         raise EventStreamError(
             f"{where}: corrupt or truncated NumPy header ({type(error).__name__}: {error}). "

@@ -201,7 +201,7 @@ class LabelledStream:
         (or at the next tick boundary, see ``dt_us``)."""
         source = f"sample {dataset_index} of {type(self.dataset).__name__}"
         label = _checked_label(label, source)
-        events = as_events(events, source=source)
+        events = as_events(events, source=source, copy=False)  # read only: placed is a new array
         if len(events) > 1 and np.any(np.diff(events["t"]) < 0):
             raise EventStreamError(f"{source}: events are not sorted by time; the data set must sort them.")
         if self.sample_duration_us is not None:
@@ -213,7 +213,8 @@ class LabelledStream:
             duration = int(events["t"][-1]) - origin + 1  # Python ints: no overflow
         _check_span(duration, source, self.align)
         if self.transform is not None:
-            events = as_events(self.transform(events), source=f"transform of {source}")
+            # a private copy: a transform may work in place, the data set's arrays must not change
+            events = as_events(self.transform(events.copy()), source=f"transform of {source}", copy=False)
             if len(events) > 1 and np.any(np.diff(events["t"]) < 0):
                 events = events[np.argsort(events["t"], kind="stable")]
         times = events["t"]
@@ -231,9 +232,9 @@ class LabelledStream:
         relative = times - origin  # within [0, duration): no overflow
         scale = self.scale_for(position)
         if scale != 1.0:
-            relative = np.floor(relative * scale).astype(np.int64)
             duration = math.ceil(duration * scale) if duration else 0
-            _check_span(duration, source, self.align)
+            _check_span(duration, source, self.align)  # before scaling times: no int64 overflow
+            relative = np.floor(relative * scale).astype(np.int64)
         if self.dt_us is not None:
             t_start, duration = _own_a_tick(t_start, duration, self.dt_us)
         if t_start + duration > MAX_SAMPLE_SPAN_US:

@@ -125,7 +125,9 @@ def _duration_text(us: int) -> str:
     return f"{seconds:.3g} s"
 
 
-def _check_segment(segment, previous_end: int, dt_us: int) -> None:
+def _check_segment(segment, previous_end: int, last_activity: int, dt_us: int, max_gap_us) -> int:
+    """Check one segment (see :func:`tick_chunks`); returns the time of the stream's last event
+    so far (or ``last_activity`` if the segment has none)."""
     t_start, t_end, events = int(segment.t_start), int(segment.t_end), segment.events
     where = f"stream segment {segment.index}"
     if t_start < previous_end or t_end < t_start:
@@ -133,13 +135,16 @@ def _check_segment(segment, previous_end: int, dt_us: int) -> None:
             f"{where}: interval [{t_start}, {t_end}) us overlaps the previous segment (ending at "
             f"{previous_end} us) or is reversed; segments must follow each other in time."
         )
-    if len(events):
-        times = events["t"]
-        if times[0] < t_start or times[-1] >= t_end or np.any(np.diff(times) < 0):
-            raise EventStreamError(
-                f"{where}: events must be sorted and within [{t_start}, {t_end}) us, got "
-                f"[{times.min()}, {times.max()}] us."
-            )
+    times = events["t"]
+    # one pass gives both the order check and the silences: gaps between the last activity, the
+    # events and the segment's end
+    points = np.concatenate([[last_activity], times, [t_end]]).astype(np.int64)
+    gaps = np.diff(points)
+    if len(times) and (times[0] < t_start or times[-1] >= t_end or gaps[1:-1].min(initial=0) < 0):
+        raise EventStreamError(
+            f"{where}: events must be sorted and within [{t_start}, {t_end}) us, got "
+            f"[{times.min()}, {times.max()}] us."
+        )
     first_tick_start = -(-t_start // dt_us) * dt_us
     if first_tick_start >= t_end:
         raise EventStreamError(
@@ -147,24 +152,17 @@ def _check_segment(segment, previous_end: int, dt_us: int) -> None:
             f"at dt_us={dt_us}, so no tick would carry its label and the sample would vanish. Lay the "
             f"stream out with LabelledStream(..., dt_us={dt_us}): every sample then owns a tick."
         )
-
-
-def _check_silence(segment, last_activity: int, dt_us: int, max_gap_us: int) -> int:
-    """Raise if the stream is silent for more than ``max_gap_us`` up to the end of ``segment``;
-    returns the new time of last activity (the last event seen, or ``last_activity``)."""
-    times = segment.events["t"]
-    points = np.concatenate([[last_activity], times, [int(segment.t_end)]]).astype(np.int64)
-    gaps = np.diff(points)
-    i = int(np.argmax(gaps))
-    if gaps[i] > max_gap_us:
-        silence = int(gaps[i])
-        raise EventStreamError(
-            f"stream segment {segment.index} (label {segment.label}): {silence} us ({_duration_text(silence)}) "
-            f"without any event, up to t = {int(points[i + 1])} us: cutting it would simulate "
-            f"{silence // dt_us} empty ticks. The timestamps look absolute (microseconds since 1970) or "
-            "corrupt: re-base every sample to its first event (LabelledStream's default align='zero'), "
-            f"or pass max_gap_us= (now {max_gap_us} us; None: no limit) to allow long silences."
-        )
+    if max_gap_us is not None:
+        i = int(np.argmax(gaps))
+        if gaps[i] > max_gap_us:
+            silence = int(gaps[i])
+            raise EventStreamError(
+                f"{where} (label {segment.label}): {silence} us ({_duration_text(silence)}) without any "
+                f"event, up to t = {int(points[i + 1])} us: cutting it would simulate {silence // dt_us} "
+                "empty ticks. The timestamps look absolute (microseconds since 1970) or corrupt: re-base "
+                "every sample to its first event (LabelledStream's default align='zero'), or pass "
+                f"max_gap_us= (now {max_gap_us} us; None: no limit) to allow long silences."
+            )
     return int(times[-1]) if len(times) else last_activity
 
 
@@ -203,10 +201,9 @@ def tick_chunks(
     pending.next_tick = start_tick
     previous_end = start_tick * dt_us
     last_activity = previous_end
+    max_gap_us = None if max_gap_us is None else int(max_gap_us)
     for segment in segments:
-        _check_segment(segment, previous_end, dt_us)
-        if max_gap_us is not None:
-            last_activity = _check_silence(segment, last_activity, dt_us, int(max_gap_us))
+        last_activity = _check_segment(segment, previous_end, last_activity, dt_us, max_gap_us)
         previous_end = int(segment.t_end)
         pending.add(int(segment.t_start), previous_end, int(segment.index), int(segment.label), segment.events)
         complete_ticks = previous_end // dt_us  # no later segment can add events to these

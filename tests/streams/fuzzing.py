@@ -66,7 +66,7 @@ SUFFIXES = {"nmnist": ".bin", "aedat4": ".aedat4", "aedat2": ".aedat", "evt2": "
 
 #: Largest prefix of a sample file used as the fuzzing seed (keeps every case fast; always cut
 #: at a record boundary, so the seed itself is a valid file).
-MAX_SEED_BYTES = 256 * 1024
+MAX_SEED_BYTES = 64 * 1024
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,6 +280,15 @@ def classify(path: Path, on_bad: str = "raise") -> Tuple[str, str]:
     return DOCUMENTED_RESULT, f"{len(events)} events, sensor {size}"
 
 
+#: Outcome counts of every in-process read classified by the tests of this session, per format
+#: (printed at the end of a pytest run by tests/streams/conftest.py).
+SESSION_COUNTS: Dict[str, Dict[str, int]] = {}
+
+
+def record(fmt: str, outcome: str) -> None:
+    SESSION_COUNTS.setdefault(fmt, {o: 0 for o in OUTCOMES})[outcome] += 1
+
+
 class Timeout(Exception):
     """Raised by :func:`time_limit` when the code under test runs too long."""
 
@@ -314,19 +323,21 @@ class GuardedReader:
     """Classify reads in a worker subprocess; a dead worker is a ``crash``, a silent one a ``hang``.
 
     The worker is restarted after either. Run from the repository root (it is started with
-    ``python -m tests.streams.fuzzing --worker``, with this process's ``PYTHONPATH``).
+    ``python -m tests.streams.fuzzing --worker``, with this process's ``PYTHONPATH``; ``command``
+    replaces that worker, e.g. to test the harness with a process that crashes).
     """
 
-    def __init__(self, timeout_s: float = 30.0, cwd: Optional[Path] = None):
+    def __init__(self, timeout_s: float = 30.0, cwd: Optional[Path] = None, command: Optional[List[str]] = None):
         self.timeout_s = timeout_s
         self.cwd = Path(cwd) if cwd else Path(__file__).resolve().parents[2]
+        self.command = command or [sys.executable, "-m", "tests.streams.fuzzing", "--worker"]
         self.process: Optional[subprocess.Popen] = None
 
     def _start(self) -> None:
         environment = dict(os.environ)
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.cwd), environment.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.streams.fuzzing", "--worker"],
+            self.command,
             cwd=self.cwd, env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True, bufsize=1,
         )
