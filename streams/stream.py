@@ -14,6 +14,7 @@ numbers >= -1 (-1: unlabelled).
 """
 from __future__ import annotations
 
+import copy
 import math
 import operator
 from dataclasses import dataclass
@@ -108,7 +109,8 @@ class LabelledStream:
         sample whose interval contains no multiple of ``dt_us`` (shorter than a tick, or squeezed
         between two tick starts) is delayed to start at the next tick boundary (less than one
         tick of silence is inserted before it), and an empty sample lasts 1 us instead of 0.
-        Without ``dt_us`` such a sample would own no tick and ``tick_chunks`` raises.
+        :func:`streams.tick_chunks` fills it in (with its own ``dt_us``) when it is None, so
+        iterating the stream yourself is the only case where it matters.
 
     Iterating yields :class:`Segment` objects one at a time, reading each sample only when it is
     reached; ``len(stream)`` is the number of segments.
@@ -171,6 +173,15 @@ class LabelledStream:
 
     def __len__(self) -> int:
         return len(self.indices) * self.epochs
+
+    def with_dt_us(self, dt_us: int) -> "LabelledStream":
+        """A copy of this stream laid out for ticks of ``dt_us`` (see ``dt_us`` above); the data set
+        is shared, nothing is read. :func:`streams.tick_chunks` uses it on a stream without ``dt_us``."""
+        if int(dt_us) != dt_us or dt_us <= 0:
+            raise ValueError(f"dt_us must be a positive whole number of microseconds, got {dt_us}")
+        laid_out = copy.copy(self)
+        laid_out.dt_us = int(dt_us)
+        return laid_out
 
     def order(self, epoch: int) -> np.ndarray:
         """Data set indices played in ``epoch`` (0-based), shuffled if ``shuffle``."""

@@ -11,9 +11,10 @@ Both are vectorised with ``np.searchsorted`` (no loop over events) and lazy (mem
 one chunk, whatever the stream length).
 
 No sample vanishes: a segment whose interval contains no tick start (shorter than a tick, or
-squeezed between two tick starts) would own no tick and its label would reach no chunk, so it is
-an error (lay the stream out with ``LabelledStream(..., dt_us=dt_us)`` and every sample owns a
-tick). Absurd silences are refused too: a stream given raw absolute timestamps (microseconds
+squeezed between two tick starts) would own no tick and its label would reach no chunk. Given a
+:class:`streams.LabelledStream` without ``dt_us``, :func:`tick_chunks` lays it out with its own
+``dt_us`` (``stream.with_dt_us``), which delays such a sample to the next tick boundary so that it
+owns a tick; any other segment that owns no tick is an error. Absurd silences are refused too: a stream given raw absolute timestamps (microseconds
 since 1970) would otherwise be cut into ~1e12 empty ticks, years of simulation.
 """
 from __future__ import annotations
@@ -186,14 +187,18 @@ def tick_chunks(
     ``max_ticks`` are split. So with the defaults, one chunk per sample (split if longer than
     ``max_ticks``); raise ``min_ticks`` to batch several short samples per chunk.
 
-    Raises :class:`EventStreamError` (before emitting anything past the problem) for segments
-    that overlap or hold events outside their interval, for a segment that owns no tick (see the
-    module docstring), and for a silence (no event) longer than ``max_gap_us`` microseconds
-    (default :data:`MAX_GAP_US`, one hour; ``None`` disables the check).
+    A :class:`streams.LabelledStream` built without ``dt_us`` is laid out with this ``dt_us``, so
+    every sample, even one shorter than a tick or empty, owns at least one tick (see the module
+    docstring). Raises :class:`EventStreamError` (before emitting anything past the problem) for
+    segments that overlap or hold events outside their interval, for a segment that owns no tick,
+    and for a silence (no event) longer than ``max_gap_us`` microseconds (default
+    :data:`MAX_GAP_US`, one hour; ``None`` disables the check).
     """
     dt_us, max_ticks, min_ticks = int(dt_us), int(max_ticks), int(min_ticks)
     if dt_us <= 0 or max_ticks <= 0 or min_ticks <= 0:
         raise ValueError(f"dt_us, max_ticks and min_ticks must be positive, got {dt_us}, {max_ticks}, {min_ticks}")
+    if getattr(segments, "dt_us", 0) is None and hasattr(segments, "with_dt_us"):
+        segments = segments.with_dt_us(dt_us)  # a LabelledStream: every sample then owns a tick
     pending = _PendingTicks(dt_us)
     start_tick = int(start_tick)
     if start_tick < 0:

@@ -80,10 +80,6 @@ class Layout:
     header_end: int
     boundaries: Tuple[int, ...]  # byte offsets at which a record starts (and the file end)
 
-    @property
-    def record_sizes(self) -> Tuple[int, ...]:
-        return tuple(b - a for a, b in zip(self.boundaries, self.boundaries[1:])) or (1,)
-
 
 def _text_header_end(data: bytes, prefix: bytes) -> int:
     position = 0

@@ -436,9 +436,11 @@ def test_sample_shorter_than_a_tick_owns_a_tick():
     # 0: 2.3 ms; 1: 300 us inside tick 2 (holds no tick start); 2: empty; 3: one event
     dataset = Recordings((recording([0, 1000, 2299]), 7), (recording([0, 299]), 4),
                          (recording([]), 9), (recording([0]), 2))
+    plain = list(LabelledStream(dataset))  # laid out without knowing the tick
+    assert [(s.t_start, s.t_end) for s in plain] == [(0, 2300), (2300, 2600), (2600, 2600), (2600, 2601)]
     with pytest.raises(EventStreamError, match=r"stream segment 1 \(label 4\): its interval \[2300, 2600\) us "
                                                r"holds no tick start at dt_us=1000.*LabelledStream\(\.\.\., dt_us=1000\)"):
-        list(tick_chunks(LabelledStream(dataset), dt_us=1000))
+        list(tick_chunks(plain, dt_us=1000))
     segments = list(LabelledStream(dataset, dt_us=1000))
     # sample 1 is delayed to the next tick boundary, the empty sample lasts 1 us on a boundary
     assert [(s.t_start, s.t_end) for s in segments] == [(0, 2300), (3000, 3300), (4000, 4001), (5000, 5001)]
@@ -451,6 +453,10 @@ def test_sample_shorter_than_a_tick_owns_a_tick():
     # the short sample's events are in the tick that carries its label
     events = np.concatenate([c.events for c in chunks])
     assert [e["t"] for e in events if 3000 <= e["t"] < 4000] == [3000, 3299]
+    # given the stream itself, tick_chunks lays it out with its dt_us: the same chunks
+    again = list(tick_chunks(LabelledStream(dataset), dt_us=1000))
+    assert np.concatenate([c.label for c in again]).tolist() == label.tolist()
+    np.testing.assert_array_equal(np.concatenate([c.events for c in again]), events)
 
 
 @settings(max_examples=60, deadline=None)
@@ -461,14 +467,15 @@ def test_sample_shorter_than_a_tick_owns_a_tick():
     origin=st.sampled_from([0, 12345, EPOCH_US]),
 )
 def test_no_sample_vanishes_property(durations, gap, dt, origin):
-    """With dt_us given, every sample of any lengths owns >= 1 tick carrying its label, and every
-    event reaches exactly one tick."""
+    """Every sample of any length (empty included) owns >= 1 tick carrying its label, whether the
+    stream was given dt_us or tick_chunks filled it in, and every event reaches exactly one tick."""
     samples = []
     for k, duration in enumerate(durations):
         times = [] if duration == 0 else sorted({origin, origin + duration - 1, origin + duration // 2})
         samples.append((recording(times), k % 10))
     dataset = Recordings(*samples)
-    chunks = list(tick_chunks(LabelledStream(dataset, gap_us=gap, dt_us=dt), dt_us=dt))
+    stream = LabelledStream(dataset, gap_us=gap, dt_us=None if len(durations) % 2 else dt)  # both ways
+    chunks = list(tick_chunks(stream, dt_us=dt))
     sample = np.concatenate([c.sample for c in chunks])
     label = np.concatenate([c.label for c in chunks])
     assert set(sample[sample >= 0].tolist()) == set(range(len(durations)))
