@@ -1,11 +1,13 @@
 """AEDAT 4.0 files: our own check of the container, then the ``aedat`` decoder, guarded.
 
 The ``aedat`` package (Rust) reads the file's IOHeader with an *unchecked* flatbuffer accessor
-(``root_as_ioheader_unchecked``): on corrupt header bytes it panics (seen: "range start index
+(``root_as_ioheader_unchecked``). On corrupt header bytes it panics (seen: "range start index
 1000000 out of range for slice"; a pyo3 ``PanicException``, which derives from ``BaseException``
-so ``except Exception`` misses it, with a Rust backtrace printed on stderr), and it allocates
-whatever a corrupt length field asks for (up to 4 GiB per packet) before reading it. So
-:func:`check_container` validates everything the decoder trusts before it is called:
+so ``except Exception`` misses it, with a Rust backtrace printed on stderr) or, on a description
+that is not UTF-8, aborts the whole process (SIGABRT, "panic in a destructor during cleanup":
+nothing can catch that). It also allocates whatever a corrupt length field asks for (up to
+4 GiB per packet) before reading it. So :func:`check_container` validates everything the decoder
+trusts before it is called:
 
 * magic ``#!AER-DAT4.0\\r\\n``, then a little-endian uint32 IOHeader length that fits the file;
 * the IOHeader flatbuffer (table ``Ioheader {compression: int32; file_data_position: int64;

@@ -83,3 +83,19 @@ def test_ioheader_length_beyond_the_file(tmp_path, sample):
     path = write(tmp_path, "length.aedat4", MAGIC + struct.pack("<I", 2**31) + sample[18:1000])
     with pytest.raises(EventStreamError, match=r"length\.aedat4: the file ends inside its AEDAT4 header \(the IOHeader needs 2147483648"):
         read_events(path)
+
+
+def test_description_that_aborts_the_raw_decoder_is_refused_first(tmp_path, sample):
+    """Byte 281 of sample.aedat4 set to 0xC4 makes the stream description invalid UTF-8; given such
+    a file, aedat 2.3 panics during cleanup and aborts the whole process (SIGABRT: "panic in a
+    destructor during cleanup"), which no except clause can catch. Our check refuses it first.
+    Read in a worker process, so a regression shows as a crash instead of killing pytest."""
+    from . import fuzzing
+
+    data = bytearray(sample)
+    data[281] = 0xC4
+    path = write(tmp_path, "abort.aedat4", bytes(data))
+    with fuzzing.GuardedReader(timeout_s=60) as reader:
+        outcome, detail = reader.classify(path)
+    assert outcome == fuzzing.CLEAR_ERROR, detail
+    assert "abort.aedat4: corrupt AEDAT4 header: the stream description is not UTF-8" in detail
