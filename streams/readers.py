@@ -152,11 +152,17 @@ class TextHeader:
     complete: bool
 
 
+#: Bytes that never occur in a text header line: seeing one means the line is binary data.
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _read_text_header(f: BinaryIO, path: Path, prefix: bytes, end_line: Optional[bytes] = None) -> TextHeader:
     """Read the lines of ``f`` that start with ``prefix`` and leave ``f`` at the first data byte.
 
     Reading stops at the first line that does not start with ``prefix``, or right after a line
-    equal (case-insensitively) to ``end_line`` (e.g. Prophesee's ``% end``).
+    equal (case-insensitively) to ``end_line`` (e.g. Prophesee's ``% end``). A "line" holding
+    control bytes is binary data that happens to start with ``prefix`` (an EVT 3.0 word whose low
+    byte is 0x25 reads as ``%``): the header ends before it instead of swallowing event words.
     """
     lines: List[str] = []
     while True:
@@ -167,6 +173,9 @@ def _read_text_header(f: BinaryIO, path: Path, prefix: bytes, end_line: Optional
             return TextHeader(lines, position, complete=len(head) > 0)
         f.seek(position)
         line = f.readline(MAX_HEADER_LINE)
+        if lines and _CONTROL_BYTES.search(line.rstrip(b"\r\n")):
+            f.seek(position)
+            return TextHeader(lines, position, complete=True)
         if not line.endswith(b"\n"):
             if len(line) >= MAX_HEADER_LINE:
                 raise EventStreamError(

@@ -174,3 +174,12 @@ def test_sample_files_match_expelliarmus(samples_dir):
     # EVT 3.0 time: expelliarmus adds 4096 us per time_low decrease on top of time_high; the
     # sample has 11 decreases, of which 2 are time_high steps: its span is 11 * 4096 us longer
     assert events["t"][-1] - events["t"][0] + 11 * 4096 == reference["t"][-1] - reference["t"][0]
+
+
+def test_data_starting_with_a_percent_byte_is_not_header(tmp_path):
+    """Without '% end', the header ends at the first byte that is not '%'; a first word whose low
+    byte is 0x25 ('%') is still data (it holds control bytes before its newline byte)."""
+    words = [evt3(0x8, 0x025), evt3(0x6, 1), evt3(0x0, 3), evt3(0x2, 10)]  # bytes 25 80 01 60 03 00 0a 20
+    path = raw_file(tmp_path, "percent.raw", HEADER3, words, np.uint16)
+    events, _ = read_events(path)
+    assert events.tolist() == [(10, 3, (0x025 << 12) | 1, 0)]
