@@ -22,6 +22,7 @@ from .datasets import (
     LabelledDataset,
     MNISTImages,
     NMNISTFolder,
+    SkippedFile,
     Subset,
     data_root,
     read_idx,
@@ -36,6 +37,7 @@ from .events import (
     SensorSize,
     as_events,
     check_events,
+    check_sensor_size,
     make_events,
 )
 from .readers import (
@@ -65,6 +67,7 @@ __all__ = [
     "as_events",
     "check_events",
     "check_sensor",
+    "check_sensor_size",
     "Compose",
     "data_root",
     "DatasetAdapter",
@@ -112,6 +115,7 @@ __all__ = [
     "SequenceDataset",
     "SequenceStream",
     "SkipBad",
+    "SkippedFile",
     "Source",
     "SOURCE_HELP",
     "SourceError",

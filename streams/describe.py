@@ -20,7 +20,9 @@ def _rate_hz(n_events: int, duration_us: int) -> float:
     return n_events / (duration_us * 1e-6) if duration_us > 0 else 0.0
 
 
-def describe(path: Union[str, Path], sensor_size: Optional[SensorSize] = None) -> Dict[str, Any]:
+def describe(
+    path: Union[str, Path], sensor_size: Optional[SensorSize] = None, on_bad: str = "raise"
+) -> Dict[str, Any]:
     """Describe an event file or an N-MNIST-layout folder as a JSON-ready dict.
 
     File: ``path``, ``format`` (see :func:`streams.detect_format`), ``events``, ``sensor``
@@ -30,6 +32,11 @@ def describe(path: Union[str, Path], sensor_size: Optional[SensorSize] = None) -
     Folder ``root/<digit>/*.bin``: also ``samples`` and ``classes`` (the number of classes; with ``class_labels`` and ``samples_per_class``);
     ``events`` and ``duration_us`` are totals over all recordings (every file is decoded: about
     0.3 s per 800 N-MNIST recordings), ``mean_rate_hz`` their ratio.
+
+    ``on_bad``: for a file, passed to :func:`streams.read_events` (``"raise"`` or ``"drop"``); for a
+    folder, passed to :class:`streams.NMNISTFolder`: with ``"skip"`` unreadable recordings are left
+    out and listed under the extra key ``skipped`` (``[{"path", "reason"}]``). Bad input raises
+    :class:`streams.EventStreamError`.
     """
     path = Path(path)
     if path.is_dir():
@@ -38,7 +45,7 @@ def describe(path: Union[str, Path], sensor_size: Optional[SensorSize] = None) -
                 f"{path}: a folder must have the N-MNIST layout <folder>/<digit>/<id>.bin to be described; "
                 "pass an event file or such a folder."
             )
-        dataset = NMNISTFolder(path)
+        dataset = NMNISTFolder(path, on_bad=on_bad)
         n_events = 0
         duration = 0
         for i in range(len(dataset)):
@@ -46,7 +53,7 @@ def describe(path: Union[str, Path], sensor_size: Optional[SensorSize] = None) -
             n_events += len(events)
             duration += _duration_us(events)
         classes, counts = np.unique(dataset.labels, return_counts=True)
-        return {
+        summary = {
             "path": str(path),
             "format": "nmnist-folder",
             "samples": len(dataset),
@@ -58,8 +65,13 @@ def describe(path: Union[str, Path], sensor_size: Optional[SensorSize] = None) -
             "duration_us": int(duration),
             "mean_rate_hz": _rate_hz(n_events, duration),
         }
+        if on_bad == "skip":
+            summary["skipped"] = [{"path": str(s.path), "reason": s.reason} for s in dataset.skipped]
+        return summary
+    if on_bad not in ("raise", "drop"):
+        raise ValueError(f"on_bad must be 'raise' or 'drop' for a file, got {on_bad!r} ('skip' is for folders)")
     fmt = detect_format(path)
-    events, size = read_events(path, sensor_size=sensor_size)
+    events, size = read_events(path, sensor_size=sensor_size, on_bad=on_bad)
     duration = _duration_us(events)
     return {
         "path": str(path),

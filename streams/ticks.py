@@ -9,15 +9,25 @@ sample (stream position) whose ``[t_start, t_end)`` contains the tick's START, o
 form the simulator consumes); :func:`ticks` yields the same ticks one :class:`Tick` at a time.
 Both are vectorised with ``np.searchsorted`` (no loop over events) and lazy (memory bounded by
 one chunk, whatever the stream length).
+
+No sample vanishes: a segment whose interval contains no tick start (shorter than a tick, or
+squeezed between two tick starts) would own no tick and its label would reach no chunk. Given a
+:class:`streams.LabelledStream` without ``dt_us``, :func:`tick_chunks` lays it out with its own
+``dt_us`` (``stream.with_dt_us``), which delays such a sample to the next tick boundary so that it
+owns a tick; any other segment that owns no tick is an error. Absurd silences are refused too: a stream given raw absolute timestamps (microseconds
+since 1970) would otherwise be cut into ~1e12 empty ticks, years of simulation.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator, List, Tuple
+from typing import Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from .events import EVENT_DTYPE, EventStreamError
+
+#: Default longest silence (us) :func:`tick_chunks` accepts in a stream: one hour.
+MAX_GAP_US = 3_600_000_000
 
 
 @dataclass
@@ -108,7 +118,17 @@ class _PendingTicks:
         self.intervals = [iv for iv in self.intervals if iv[1] > horizon_us]
 
 
-def _check_segment(segment, previous_end: int) -> None:
+def _duration_text(us: int) -> str:
+    seconds = us / 1e6
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def _check_segment(segment, previous_end: int, last_activity: int, dt_us: int, max_gap_us) -> int:
+    """Check one segment (see :func:`tick_chunks`); returns the time of the stream's last event
+    so far (or ``last_activity`` if the segment has none)."""
     t_start, t_end, events = int(segment.t_start), int(segment.t_end), segment.events
     where = f"stream segment {segment.index}"
     if t_start < previous_end or t_end < t_start:
@@ -116,13 +136,35 @@ def _check_segment(segment, previous_end: int) -> None:
             f"{where}: interval [{t_start}, {t_end}) us overlaps the previous segment (ending at "
             f"{previous_end} us) or is reversed; segments must follow each other in time."
         )
-    if len(events):
-        times = events["t"]
-        if times[0] < t_start or times[-1] >= t_end or np.any(np.diff(times) < 0):
+    times = events["t"]
+    # one pass gives both the order check and the silences: gaps between the last activity, the
+    # events and the segment's end
+    points = np.concatenate([[last_activity], times, [t_end]]).astype(np.int64)
+    gaps = np.diff(points)
+    if len(times) and (times[0] < t_start or times[-1] >= t_end or gaps[1:-1].min(initial=0) < 0):
+        raise EventStreamError(
+            f"{where}: events must be sorted and within [{t_start}, {t_end}) us, got "
+            f"[{times.min()}, {times.max()}] us."
+        )
+    first_tick_start = -(-t_start // dt_us) * dt_us
+    if first_tick_start >= t_end:
+        raise EventStreamError(
+            f"{where} (label {segment.label}): its interval [{t_start}, {t_end}) us holds no tick start "
+            f"at dt_us={dt_us}, so no tick would carry its label and the sample would vanish. Lay the "
+            f"stream out with LabelledStream(..., dt_us={dt_us}): every sample then owns a tick."
+        )
+    if max_gap_us is not None:
+        i = int(np.argmax(gaps))
+        if gaps[i] > max_gap_us:
+            silence = int(gaps[i])
             raise EventStreamError(
-                f"{where}: events must be sorted and within [{t_start}, {t_end}) us, got "
-                f"[{times.min()}, {times.max()}] us."
+                f"{where} (label {segment.label}): {silence} us ({_duration_text(silence)}) without any "
+                f"event, up to t = {int(points[i + 1])} us: cutting it would simulate {silence // dt_us} "
+                "empty ticks. The timestamps look absolute (microseconds since 1970) or corrupt: re-base "
+                "every sample to its first event (LabelledStream's default align='zero'), or pass "
+                f"max_gap_us= (now {max_gap_us} us; None: no limit) to allow long silences."
             )
+    return int(times[-1]) if len(times) else last_activity
 
 
 def tick_chunks(
@@ -131,6 +173,7 @@ def tick_chunks(
     max_ticks: int = 1000,
     min_ticks: int = 1,
     start_tick: int = 0,
+    max_gap_us: Optional[int] = MAX_GAP_US,
 ) -> Iterator[TickChunk]:
     """Cut a stream of segments into :class:`TickChunk` batches of consecutive ticks.
 
@@ -143,18 +186,29 @@ def tick_chunks(
     events may still fall in it) once at least ``min_ticks`` ticks are waiting; chunks longer than
     ``max_ticks`` are split. So with the defaults, one chunk per sample (split if longer than
     ``max_ticks``); raise ``min_ticks`` to batch several short samples per chunk.
+
+    A :class:`streams.LabelledStream` built without ``dt_us`` is laid out with this ``dt_us``, so
+    every sample, even one shorter than a tick or empty, owns at least one tick (see the module
+    docstring). Raises :class:`EventStreamError` (before emitting anything past the problem) for
+    segments that overlap or hold events outside their interval, for a segment that owns no tick,
+    and for a silence (no event) longer than ``max_gap_us`` microseconds (default
+    :data:`MAX_GAP_US`, one hour; ``None`` disables the check).
     """
     dt_us, max_ticks, min_ticks = int(dt_us), int(max_ticks), int(min_ticks)
     if dt_us <= 0 or max_ticks <= 0 or min_ticks <= 0:
         raise ValueError(f"dt_us, max_ticks and min_ticks must be positive, got {dt_us}, {max_ticks}, {min_ticks}")
+    if getattr(segments, "dt_us", 0) is None and hasattr(segments, "with_dt_us"):
+        segments = segments.with_dt_us(dt_us)  # a LabelledStream: every sample then owns a tick
     pending = _PendingTicks(dt_us)
     start_tick = int(start_tick)
     if start_tick < 0:
         raise ValueError(f"start_tick must be >= 0, got {start_tick}")
     pending.next_tick = start_tick
     previous_end = start_tick * dt_us
+    last_activity = previous_end
+    max_gap_us = None if max_gap_us is None else int(max_gap_us)
     for segment in segments:
-        _check_segment(segment, previous_end)
+        last_activity = _check_segment(segment, previous_end, last_activity, dt_us, max_gap_us)
         previous_end = int(segment.t_end)
         pending.add(int(segment.t_start), previous_end, int(segment.index), int(segment.label), segment.events)
         complete_ticks = previous_end // dt_us  # no later segment can add events to these
@@ -164,9 +218,9 @@ def tick_chunks(
     yield from pending.emit(last_tick, max_ticks)
 
 
-def ticks(segments: Iterable, dt_us: int = 1000) -> Iterator[Tick]:
-    """Yield the stream's ticks one at a time (same ticks as :func:`tick_chunks`)."""
-    for chunk in tick_chunks(segments, dt_us=dt_us, max_ticks=4096):
+def ticks(segments: Iterable, dt_us: int = 1000, max_gap_us: Optional[int] = MAX_GAP_US) -> Iterator[Tick]:
+    """Yield the stream's ticks one at a time (same ticks and checks as :func:`tick_chunks`)."""
+    for chunk in tick_chunks(segments, dt_us=dt_us, max_ticks=4096, max_gap_us=max_gap_us):
         offsets = chunk.offsets
         for i in range(chunk.n_ticks):
             k = chunk.start_tick + i

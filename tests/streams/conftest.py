@@ -9,6 +9,8 @@ import pytest
 
 import streams
 
+from . import fuzzing
+
 
 def _missing_data_reason() -> str:
     configured = os.environ.get(streams.datasets.DATA_ENV_VAR)
@@ -70,3 +72,10 @@ def encode_nmnist(x, y, t, p) -> bytes:
 def nmnist_bytes():
     """``nmnist_bytes(x, y, t, p) -> bytes``: hand-made N-MNIST file contents."""
     return encode_nmnist
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the outcome counts of the bad-input fuzzing, when it ran."""
+    if fuzzing.SESSION_COUNTS:
+        terminalreporter.write_sep("-", "bad-input reads per outcome (tests/streams/test_bad_input.py)")
+        terminalreporter.write_line(fuzzing.format_counts(fuzzing.SESSION_COUNTS))

@@ -16,7 +16,8 @@ SAMPLES = {
     "sample.aedat4": ("aedat4", 111954, (320, 240, 2), 1605537493718345, 1605537494308262, None),
     "mnist_dvs_0_scale04_0001.aedat": ("aedat2", 15744, (128, 128, 2), 0, 2210588, (7874, 7870)),
     "prophesee_evt2_sample.raw": ("evt2", 539481, (640, 480, 2), 1317888, 1367888, None),
-    "prophesee_evt3_sample.raw": ("evt3", 219596, (1280, 720, 2), 11718656, 11772513, None),
+    # t = time_high << 12 | time_low (Prophesee); expelliarmus 1.1 ends at 11772513 (see streams.evt)
+    "prophesee_evt3_sample.raw": ("evt3", 219596, (1280, 720, 2), 11718656, 11727457, None),
     "sample_ncars.dat": ("dat", 2009, (78, 42, 2), 0, 99952, None),
 }
 
@@ -184,7 +185,7 @@ def test_bad_headers_and_extensions(tmp_path, name, data, message):
 
 def test_corrupt_aedat4_body(tmp_path):
     path = write(tmp_path, "junk.aedat4", b"#!AER-DAT4.0\r\n" + bytes(range(256)) * 4)
-    with pytest.raises(EventStreamError, match=r"junk\.aedat4: cannot decode AEDAT4"):
+    with pytest.raises(EventStreamError, match=r"junk\.aedat4: the file ends inside its AEDAT4 header"):
         read_events(path)
 
 
