@@ -202,6 +202,8 @@ class LabelledStream:
         for epoch in range(self.epochs):
             for dataset_index in self.order(epoch):
                 events, label = self.dataset[int(dataset_index)]
+                if int(dataset_index) in getattr(self.dataset, "skipped", ()):
+                    continue  # unreadable and skipped (streams.SkipBad): no time, no tick, no sample
                 segment = self._place(events, label, cursor, position, int(dataset_index))
                 yield segment
                 cursor = segment.t_end + self.gap_us
