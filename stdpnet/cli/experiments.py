@@ -91,13 +91,20 @@ def cmd_continual(a) -> int:
     if a.json:
         print(json.dumps(result, default=float))
         return 0
-    print(f"{a.protocol}: {len(result['tasks'])} tasks, seeds {result['seeds']}, {result['wall_s']:.0f} s; "
+    n_tasks = sum(1 for t in result["tasks"] if not t.get("test_only"))
+    print(f"{a.protocol}: {n_tasks} training task(s), seeds {result['seeds']}, {result['wall_s']:.0f} s; "
           f"results in {out}")
     print(f"  {'method':20s} {'ACC':>14s} {'BWT':>15s} {'FWT':>15s} {'joint':>14s}")
     for name, m in result["methods"].items():
         def f(k):
             return "-" if m[k] is None else f"{m[k]:+.3f}+-{m[k + '_std']:.3f}"
         print(f"  {name:20s} {f('acc'):>14s} {f('bwt'):>15s} {f('fwt'):>15s} {f('joint_acc'):>14s}")
+    conds = {name: m["test_only"] for name, m in result["methods"].items() if m.get("test_only")}
+    if conds:
+        names = list(next(iter(conds.values())))
+        print("  tested under (trained as recorded): " + ", ".join(names))
+        for name, c in conds.items():
+            print(f"  {name:20s} " + " ".join(f"{c[n][0]:.3f}+-{c[n][1]:.3f}" for n in names))
     return 0
 
 

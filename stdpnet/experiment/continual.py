@@ -149,6 +149,9 @@ class ContinualResult:
             out[name] = {"accuracy_matrix": _plain(m.values), "baseline": _plain(m.baseline),
                          "acc": met["acc"], "bwt": met["bwt"], "fwt": met["fwt"],
                          "forgetting": met["forgetting"], "joint_acc": self.joint_acc.get(name)}
+            extra = self.curve.get("test_only")
+            if extra:  # e.g. timescale: trained at x1, tested at each factor
+                out[name]["test_only"] = dict(zip(extra["tasks"], extra["accuracy"][name]))
         return out
 
 
@@ -378,9 +381,40 @@ def _aggregate(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
         agg[key], agg[f"{key}_std"] = _mean_std([r.get(key) for r in runs])
     F = [r.get("forgetting") or [] for r in runs]
     agg["forgetting"] = [float(np.mean([f[j] for f in F])) for j in range(len(F[0]))] if F and F[0] else []
-    agg["per_seed"] = [{k: r.get(k) for k in ("seed", "acc", "bwt", "fwt", "joint_acc", "wall_s", "epochs")
+    agg["per_seed"] = [{k: r.get(k) for k in ("seed", "acc", "bwt", "fwt", "joint_acc", "wall_s", "epochs", "test_only")
                         if k in r} for r in runs]
+    if runs[0].get("test_only"):
+        names = list(runs[0]["test_only"])
+        agg["test_only"] = {n: _mean_std([r["test_only"].get(n) for r in runs]) for n in names}
     return agg
+
+
+def _plot_test_only(out: Dict[str, Any], path: Path) -> Path:
+    """Accuracy under each test-only condition (e.g. time scale factors), per method, mean +- std."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5, 3.5), dpi=150)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for name, m in out["methods"].items():
+        conds = m.get("test_only") or {}
+        if not conds:
+            continue
+        labels = list(conds)
+        ax.errorbar(range(len(labels)), [conds[c][0] for c in labels], yerr=[conds[c][1] or 0 for c in labels],
+                    fmt="o-", ms=4, capsize=3, label=name)
+        ax.set_xticks(range(len(labels)), labels, fontsize=7)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("test condition (trained as recorded)")
+    ax.set_ylabel(f"test accuracy (mean +- std, {len(out['seeds'])} seeds)", fontsize=8)
+    ax.set_title(f"{out['protocol']}", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    fig.savefig(path.with_suffix(".pdf"))
+    return path
 
 
 def write_continual_outputs(out: Dict[str, Any], out_dir) -> List[Path]:
@@ -403,9 +437,12 @@ def write_continual_outputs(out: Dict[str, Any], out_dir) -> List[Path]:
     names = [t["task"] for t in out["tasks"] if not t.get("test_only")] if out.get("tasks") else None
     mats = {k: np.array(m["accuracy_matrix"], dtype=float) for k, m in out["methods"].items()}
     paths = [plot_accuracy_matrices(mats, d / "accuracy_matrices.png", task_names=names)]
-    bars = {k: {"acc": [s["acc"] for s in m["per_seed"]], "bwt": [s["bwt"] for s in m["per_seed"] if s["bwt"] is not None]}
-            for k, m in out["methods"].items()}
-    paths.append(plot_method_bars(bars, d / "acc_bwt.png", metrics=("acc", "bwt")))
+    with_bwt = all(s.get("bwt") is not None for m in out["methods"].values() for s in m["per_seed"])
+    metrics = ("acc", "bwt") if with_bwt else ("acc",)
+    bars = {k: {key: [s[key] for s in m["per_seed"]] for key in metrics} for k, m in out["methods"].items()}
+    paths.append(plot_method_bars(bars, d / "acc_bwt.png", metrics=metrics))
+    if any(m.get("test_only") for m in out["methods"].values()):
+        paths.append(_plot_test_only(out, d / "test_conditions.png"))
     for name, curves in out.get("curves", {}).items():
         c = curves[0]
         if c.get("samples"):
