@@ -56,6 +56,22 @@ def add_parsers(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_continual)
 
+    p = sub.add_parser("compare", help="online STDP against backprop baselines (SpikeGrad, BPTT, CNN): same data, "
+                                       "same stratified subsets, same topology; one table and its figures")
+    p.add_argument("--net", default="synthetic", help="preset or spec string of the STDP network (and the baselines)")
+    p.add_argument("--data", default=None, help="labelled SOURCE (default: the preset's data)")
+    p.add_argument("--test-data", default=None, help="test SOURCE (default: a stratified 20%% of --data per seed)")
+    p.add_argument("--train-sizes", default="50,100,200,400", help="comma list of training-set sizes")
+    p.add_argument("--seeds", default="1", help="a count (3 = seeds 0,1,2) or a list")
+    p.add_argument("--methods", default="stdp,spikegrad,bptt,cnn", help="comma list of stdp, spikegrad, bptt, cnn")
+    p.add_argument("--max-epochs", type=int, default=40, help="backprop: most epochs (early stopping on validation)")
+    p.add_argument("--simulate-samples", type=int, default=100,
+                   help="test samples the SpikeGrad network is also run for in stdpnet's simulator (0: none)")
+    p.add_argument("--out", default=None, help="output folder (default runs/compare-<time>)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("sweep", help="grid or random search over config keys x seeds, locally or on a Ray cluster")
     p.add_argument("sweep_file", help="a sweep TOML (see README: Sweeps)")
     p.add_argument("--executor", choices=["local", "ray"], default="local",
@@ -105,6 +121,33 @@ def cmd_continual(a) -> int:
         print("  tested under (trained as recorded): " + ", ".join(names))
         for name, c in conds.items():
             print(f"  {name:20s} " + " ".join(f"{c[n][0]:.3f}+-{c[n][1]:.3f}" for n in names))
+    return 0
+
+
+def cmd_compare(a) -> int:
+    from ..errors import ConfigError
+    from ..experiment.compare import compare, markdown_table
+    from ..experiment.config import preset_data_source
+
+    try:
+        sizes = [int(v) for v in a.train_sizes.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--train-sizes takes a comma list of integers, got {a.train_sizes!r}") from None
+    if not sizes or min(sizes) < 2:
+        raise ConfigError("--train-sizes needs sizes of at least 2")
+    data = a.data or preset_data_source(a.net) or "synthetic"
+    out = a.out or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    say = _say(a.quiet or a.json)
+    result = compare(a.net, data, test_source=a.test_data, train_sizes=sizes, seeds=_seeds(a.seeds),
+                     methods=_methods(a.methods, ("stdp", "spikegrad", "bptt", "cnn")), out_dir=out,
+                     backprop={"max_epochs": a.max_epochs, "simulate": a.simulate_samples > 0,
+                               "simulate_samples": a.simulate_samples}, progress=say)
+    if a.json:
+        print(json.dumps(result, default=float))
+        return 0
+    print(markdown_table(result))
+    print(f"{result['energy_note']}\nresults: {out}/compare.md, compare.json, accuracy_vs_size.png, "
+          "accuracy_vs_ops.png, training_cost.png")
     return 0
 
 
