@@ -11,15 +11,22 @@ shards of an evaluation. The kernels are single-threaded, so N worker processes 
 - :func:`state_fingerprint`: a hash of a state dict, to prove that a worker restored exactly the
   state the parent holds.
 
-Processes are *spawned* (not forked): a worker imports stdpnet afresh, loads the kernels from
-numba's disk cache (the parent warms them up first, so workers never compile concurrently) and
-opens what it needs itself; nothing but job descriptions and results crosses the process boundary.
+Workers are *spawned* by default: a worker imports stdpnet afresh, loads the kernels from numba's
+disk cache (the parent warms them up first, so workers never compile concurrently) and opens what it
+needs itself; nothing but job descriptions and results crosses the process boundary. That start
+costs a few seconds per worker (imports, numba's typed lists compiled per process, the cached
+kernels loaded): nothing next to training a seed, but most of a short evaluation, so evaluation
+workers are *forked* where the platform allows (:data:`FAST_START`): a forked worker inherits the
+loaded kernels and starts at once. Workers are forked before any thread of :func:`run_jobs`
+starts, and a forked worker uses no lock a parent thread could hold (it reports over its own end
+of the queue only).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import signal
+import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -30,6 +37,9 @@ from ..errors import ConfigError
 from .loop import Progress
 
 _WORKER: Dict[str, Any] = {}  # this process's queue and stop event, when it is a worker
+
+#: The start method for short jobs: "fork" on Linux (workers start at once), else "spawn".
+FAST_START = "fork" if sys.platform.startswith("linux") else "spawn"
 
 
 def check_workers(workers: Any, what: str = "--workers") -> int:
@@ -138,24 +148,30 @@ class _Relay:
 
 def run_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], *, workers: int,
              initializer: Optional[Callable] = None, initargs: tuple = (), progress: Optional[Progress] = None,
-             desc: str = "", total: Optional[int] = None, should_stop: Callable[[], bool] = lambda: False) -> List:
-    """``[fn(job) for job in jobs]`` on ``workers`` spawned processes (each first runs
-    ``initializer(*initargs)``). ``fn``, ``initializer`` and the jobs must be picklable (module-level
-    functions, plain data). ``progress``: one bar of ``total`` units (``None``: the sum of what the
-    workers' bars announce) and the workers' notes. ``should_stop()`` is polled; once true, workers
-    see :func:`worker_should_stop` true. The first failed job's exception is raised (the jobs not
+             desc: str = "", total: Optional[int] = None, should_stop: Callable[[], bool] = lambda: False,
+             start_method: str = "spawn") -> List:
+    """``[fn(job) for job in jobs]`` on ``workers`` processes (each first runs
+    ``initializer(*initargs)``), started by ``start_method`` ("spawn", or :data:`FAST_START`).
+    ``fn``, ``initializer`` and the jobs must be picklable (module-level functions, plain data).
+    ``progress``: one bar of ``total`` units (``None``: the sum of what the workers' bars announce)
+    and the workers' notes. ``should_stop()`` is polled; once true, workers see
+    :func:`worker_should_stop` true. The first failed job's exception is raised (the jobs not
     started are cancelled)."""
     import multiprocessing as mp
 
-    ctx = mp.get_context("spawn")
+    if not jobs:
+        return []
+    ctx = mp.get_context(start_method)
     queue = ctx.Queue()
     stop_event = ctx.Event()
-    relay = _Relay(queue, progress or Progress(), desc, total)
+    relay = None
     try:
         with ProcessPoolExecutor(max_workers=max(1, min(int(workers), len(jobs))), mp_context=ctx,
                                  initializer=_init_worker,
                                  initargs=(queue, stop_event, initializer, tuple(initargs))) as pool:
-            futures = [pool.submit(fn, job) for job in jobs]
+            futures = [pool.submit(fn, jobs[0])]  # with fork, every worker is forked here: before our thread
+            relay = _Relay(queue, progress or Progress(), desc, total)
+            futures += [pool.submit(fn, job) for job in jobs[1:]]
             pending = set(futures)
             try:
                 while pending:
@@ -172,7 +188,8 @@ def run_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], *, workers: int,
                 raise
             return [f.result() for f in futures]
     finally:
-        relay.close()  # after the pool has shut down: every worker message is in the queue
+        if relay is not None:
+            relay.close()  # after the pool has shut down: every worker message is in the queue
 
 
 # ---------------------------------------------------------------------------------------------

@@ -410,13 +410,13 @@ def evaluate(run: Run, indices=None, *, source=None, progress: ProgressLike = Fa
     t0 = time.perf_counter()
     record = [max(0, RECORD_SAMPLES - a) if record_first else 0 for a, _ in bounds]
     if workers > 1 and len(bounds) > 1:
-        from .parallel import run_jobs, state_fingerprint
+        from .parallel import FAST_START, run_jobs, state_fingerprint
 
         jobs = [(indices[a:b], rec) for (a, b), rec in zip(bounds, record)]
         init = (str(run.dir.path), _worker_source(run, run.source), None if source is run.source
                 else _worker_source(run, source), n_classes, state_fingerprint(_snapshot(run)))
         parts = run_jobs(_eval_shard_job, jobs, workers=workers, initializer=_eval_worker_init, initargs=init,
-                         progress=progress, desc="eval", total=len(indices))
+                         progress=progress, desc="eval", total=len(indices), start_method=FAST_START)
     else:
         snapshot = _snapshot(run)
         bar = progress.bar(len(indices), "eval")

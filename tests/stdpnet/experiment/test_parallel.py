@@ -83,3 +83,19 @@ def test_train_evaluates_on_workers_with_the_same_result(tmp_path, trained):
     again = train(build_config(readout="classifier", **CFG), tmp_path / "again", progress=False, make_plots=False,
                   eval_workers=2)
     assert again["validation"]["confusion"] == summary["validation"]["confusion"]
+
+
+def test_spawned_workers_reopen_a_run_made_from_a_data_set_object(tmp_path, monkeypatch):
+    """Where workers cannot be forked they are spawned: they get the data set object by pickle,
+    open the run and restore its checkpoint themselves."""
+    import streams
+    from stdpnet.experiment import parallel
+
+    bars = streams.SyntheticBars(n_samples=90, seed=4)
+    train(build_config(net="synthetic", epochs=1, val_fraction=0.5), tmp_path / "obj", source=bars,
+          progress=False, make_plots=False)
+    serial = evaluate_run(tmp_path / "obj", source=bars)
+    monkeypatch.setattr(parallel, "FAST_START", "spawn")
+    spawned = evaluate_run(tmp_path / "obj", source=bars, workers=2)
+    assert spawned["samples"] == 45 and spawned["confusion"] == serial["confusion"]
+    assert spawned["spikes_per_sample"] == serial["spikes_per_sample"]
