@@ -52,13 +52,15 @@ def check_workers(workers: Any, what: str = "--workers") -> int:
 # worker side
 # ---------------------------------------------------------------------------------------------
 class _QueueBar:
-    """The worker end of a bar: counts go to the parent's bar. ``announce_total``: the parent's bar
-    grows by this bar's remaining work (several jobs whose sizes only the workers know)."""
+    """The worker end of a bar: its total and counts go to the parent's bar (which adds the totals
+    up unless it knows its total beforehand). A resumed bar's ``initial`` counts as done."""
 
     def __init__(self, queue, total: Optional[int], initial: int):
         self.queue = queue
         if total is not None:
-            queue.put(("total", int(total) - int(initial)))
+            queue.put(("total", int(total)))
+        if initial:
+            queue.put(("update", int(initial)))
 
     def update(self, n: int = 1) -> None:
         if n:

@@ -184,9 +184,11 @@ def _run_all(config: RunConfig, out: Path, seeds: List[int], *, workers: int, pr
 
         jobs = [{"config": config.to_dict(), "seed": s, "dir": str(seed_dir(out, s)), "make_plots": make_plots}
                 for s in seeds]
+        todo = [s for s in seeds if _finished_summary(seed_dir(out, s)) is None]
         with stop.on_signals():
-            summaries = run_jobs(_seed_job, jobs, workers=workers, progress=progress,
-                                 desc=f"{len(seeds)} seeds", should_stop=stop)
+            summaries = run_jobs(_seed_job, jobs, workers=workers, progress=progress, desc=f"{len(seeds)} seeds",
+                                 total=expected_samples(config, todo) if progress.enabled else None,
+                                 should_stop=stop)
     else:
         for s in seeds:
             seed_progress = TerminalProgress(prefix=f"seed {s}: ") if isinstance(progress, TerminalProgress) \
@@ -204,6 +206,25 @@ def _run_all(config: RunConfig, out: Path, seeds: List[int], *, workers: int, pr
     write_atomic(out / RESULTS_FILE, csv_text([results_row(s) for s in summaries]).encode())
     log.lines(seeds_lines(summary))
     return summary
+
+
+def expected_samples(config: RunConfig, seeds: Sequence[int]) -> Optional[int]:
+    """Samples the runs of ``seeds`` will play (training x epochs, labelling pass, validation, test),
+    for one progress bar with an honest ETA from the start; ``None`` if the data cannot tell."""
+    from ..errors import StdpnetError
+    from .run import open_run_source
+
+    try:
+        source = open_run_source(config)
+        test = len(open_run_source(config, "train", config.data.test_source)) if config.data.test_source else 0
+        d, total = config.data, 0
+        for s in seeds:
+            train, val = source.split(d.val_fraction, seed=int(s), max_train=d.max_train, max_val=d.max_val)
+            label_pass = len(train) if config.readout.kind == "count" and source.labelled else 0
+            total += len(train) * config.training.epochs + label_pass + len(val) + test
+        return total
+    except (StdpnetError, OSError, ValueError):
+        return None
 
 
 def mean_std(values: Sequence[Optional[float]]) -> Optional[Dict[str, Any]]:
