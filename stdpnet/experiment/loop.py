@@ -205,12 +205,14 @@ class Progress:
     :class:`stdpnet.experiment.parallel.QueueProgress` relays a worker process's progress to its parent.
 
     :meth:`bar` returns an object with tqdm's ``update(n)``, ``set_description(text)``,
-    ``set_postfix(dict, refresh=False)`` and ``close()``, or ``None`` (no bar); :meth:`note` shows one
-    line of news (a compile announcement, an epoch done) without garbling a bar."""
+    ``set_postfix(dict, refresh=False)`` and ``close()``, or ``None`` (no bar); ``elapsed_only``: show
+    only the elapsed time (work that cannot tell how far it is). :meth:`note` shows one line of news
+    (a compile announcement, an epoch done) without garbling a bar."""
 
     enabled = False
 
-    def bar(self, total: Optional[int], desc: str, *, initial: int = 0, unit: str = "sample"):
+    def bar(self, total: Optional[int], desc: str, *, initial: int = 0, unit: str = "sample",
+            elapsed_only: bool = False):
         return None
 
     def note(self, line: str) -> None:
@@ -226,11 +228,12 @@ class TerminalProgress(Progress):
         self.prefix = prefix
         self.file = file
 
-    def bar(self, total: Optional[int], desc: str, *, initial: int = 0, unit: str = "sample"):
+    def bar(self, total: Optional[int], desc: str, *, initial: int = 0, unit: str = "sample",
+            elapsed_only: bool = False):
         from tqdm import tqdm
 
         return tqdm(total=total, desc=self.prefix + desc, initial=int(initial), unit=unit, dynamic_ncols=True,
-                    file=self.file or sys.stderr)
+                    file=self.file or sys.stderr, bar_format="{desc}: {elapsed} elapsed" if elapsed_only else None)
 
     def note(self, line: str) -> None:
         from tqdm import tqdm
@@ -262,7 +265,7 @@ def elapsed_indicator(progress: Progress, desc: str, every_s: float = 1.0) -> It
     shows no bars)."""
     import threading
 
-    bar = progress.bar(None, desc, unit="s")
+    bar = progress.bar(None, desc, unit="s", elapsed_only=True)
     if bar is None:
         yield
         return

@@ -85,7 +85,8 @@ class QueueProgress(Progress):
         self.queue = queue
         self.prefix = prefix
 
-    def bar(self, total: Optional[int], desc: str, *, initial: int = 0, unit: str = "sample"):
+    def bar(self, total: Optional[int], desc: str, *, initial: int = 0, unit: str = "sample",
+            elapsed_only: bool = False):
         return _QueueBar(self.queue, total, initial)
 
     def note(self, line: str) -> None:

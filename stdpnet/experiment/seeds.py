@@ -265,13 +265,13 @@ def seeds_lines(s: Dict[str, Any]) -> List[str]:
            f"  {'seed':>4s} {'val. accuracy':>13s} {'silent':>7s} {'running acc.':>12s} {'train ev/s':>11s} "
            f"{'wall s':>7s}  status"]
 
-    def num(v, fmt):
-        return format(v, fmt) if v is not None else "-"
+    def num(v, width, fmt):
+        return format(v, f"{width}{fmt}") if v is not None else "-".rjust(width)
 
     for r in s["runs"]:
-        out.append(f"  {r['seed']:>4} {num(r['val_accuracy'], '13.4f')} {num(r['val_silent_rate'], '7.3f')} "
-                   f"{num(r['running_accuracy'], '12.3f')} {num(r['train_events_per_s'], '11,.0f')} "
-                   f"{num(r['train_wall_s'], '7.1f')}  {r['status']}")
+        out.append(f"  {r['seed']:>4} {num(r['val_accuracy'], 13, '.4f')} {num(r['val_silent_rate'], 7, '.3f')} "
+                   f"{num(r['running_accuracy'], 12, '.3f')} {num(r['train_events_per_s'], 11, ',.0f')} "
+                   f"{num(r['train_wall_s'], 7, '.1f')}  {r['status']}")
     m = s["metrics"]
     if m.get("val_accuracy"):
         a = m["val_accuracy"]

@@ -77,7 +77,7 @@ def recorded_progress():
         def __init__(self):
             self.bars, self.notes = [], []
 
-        def bar(self, total, desc, *, initial=0, unit="sample"):
+        def bar(self, total, desc, *, initial=0, unit="sample", elapsed_only=False):
             self.bars.append(RecordedBar(total, desc, initial))
             return self.bars[-1]
 
