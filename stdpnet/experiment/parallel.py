@@ -1,7 +1,7 @@
 """Worker processes for embarrassingly parallel work: several seeds of one configuration, and the
 shards of an evaluation. The kernels are single-threaded, so N worker processes use N cores.
 
-- :func:`run_jobs`: ``fn(job)`` for every job on ``workers`` spawned processes, results in job
+- :func:`run_jobs`: ``fn(job)`` for every job on ``workers`` processes, results in job
   order; a job's exception is raised in the parent (as the same exception: stdpnet's errors pickle);
 - progress: a worker's bars and notes (:class:`QueueProgress`) travel over a queue to the parent,
   which draws one bar for all workers and prints their notes (prefixed, e.g. ``seed 2: ``);
