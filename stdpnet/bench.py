@@ -9,19 +9,22 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 import streams
-from . import kernels as K
 from .metrics import PassStats, peak_rss_mb
 from .network import Network
 from .sources import check_fits, open_source
 
 
-def _time_pass(net: Network, chunks) -> PassStats:
+def _time_pass(net: Network, chunks, bar=None) -> PassStats:
     stats = PassStats([l.name for l in net.learning_layers])
     for chunk in chunks:
         t0 = time.perf_counter()
         result = net.run(chunk)
         stats.add_chunk(len(chunk.events), chunk.n_ticks, time.perf_counter() - t0, result.counts)
         stats.samples += 1
+        if bar is not None:  # outside the timed call
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     return stats
 
 
@@ -33,20 +36,18 @@ def default_bench_data(net: str) -> str:
     return preset_data_source(net) or "synthetic"
 
 
-def _jit_cache_hits() -> Optional[int]:
-    """Numba's on-disk cache hits of the simulator's driver so far (None if it cannot be told)."""
-    try:
-        return sum(K.run_ticks.stats.cache_hits.values())
-    except AttributeError:
-        return None
-
-
 def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Optional[int] = None,
-                    seed: int = 0) -> Dict[str, Any]:
+                    seed: int = 0, progress=False) -> Dict[str, Any]:
     """Train one pass (learning on in all layers), then one inference pass (learning off) over the
-    same recordings; returns the figures of SPEC section 10 plus the first call's compile time.
-    ``data``: a SOURCE (default :func:`default_bench_data`)."""
-    t0 = time.perf_counter()
+    same recordings; returns the figures of SPEC section 10 plus the kernels' warm-up time
+    (``compile_s``: compiling, or loading numba's disk cache; never in the timed passes).
+    ``data``: a SOURCE (default :func:`default_bench_data`). ``progress``: True (bars and the
+    compile announcement on stderr), False, or a :class:`stdpnet.experiment.loop.Progress`."""
+    from .experiment.loop import as_progress
+    from .experiment.warmup import warm_up_kernels
+
+    progress = as_progress(progress)
+    warm = warm_up_kernels(announce=progress.note)
     network = Network.from_spec(net, seed=seed)
     source = open_source(data or default_bench_data(net), command="bench", seed=seed,
                          synthetic_sensor=network.sensor_size if network.sensor_size[2] == 2 else None)
@@ -54,19 +55,13 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
     indices = np.arange(len(source.dataset))
     if samples is not None:
         indices = indices[: int(samples)]
-    # first call: JIT compilation, or loading numba's on-disk cache
-    warm = next(iter(streams.tick_chunks(streams.LabelledStream(source.dataset, indices=indices[:1]), dt_us=network.dt_us)))
-    network.run(warm)
-    compile_s = time.perf_counter() - t0
-    cache_hits = _jit_cache_hits()
-    network = Network.from_spec(net, seed=seed)  # fresh, untouched network for the timed passes
     stream = streams.LabelledStream(source.dataset, indices=indices, shuffle=True, seed=seed)
     chunks = list(streams.tick_chunks(stream, dt_us=network.dt_us))
-    train = _time_pass(network, chunks)
+    train = _time_pass(network, chunks, progress.bar(len(chunks), "bench: training"))
     network.set_learning(False)
     shift = network.now
     infer_chunks = [type(c)(c.start_tick + shift, c.dt_us, c.events, c.offsets, c.sample, c.label) for c in chunks]
-    infer = _time_pass(network, infer_chunks)
+    infer = _time_pass(network, infer_chunks, progress.bar(len(chunks), "bench: inference"))
     tr, inf = train.summary(network.dt_us), infer.summary(network.dt_us)
     return {
         "net": network.spec.text,
@@ -84,8 +79,8 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
         "infer_wall_s": inf["wall_s"],
         "spikes_per_sample_train": tr["spikes_per_sample"],
         "spikes_per_sample_infer": inf["spikes_per_sample"],
-        "compile_s": compile_s,
-        "compile_from_cache": bool(cache_hits),
+        "compile_s": warm.compile_s,
+        "compile_from_cache": bool(warm.from_cache),
         "peak_rss_mb": peak_rss_mb(),
     }
 

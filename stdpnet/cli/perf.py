@@ -14,6 +14,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--samples", type=int, default=None, help="use the first N samples (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, order and synthetic data")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or notes on stderr")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("crosscheck", help="compare the simulator against its Brian2 twin")
@@ -26,13 +27,14 @@ def add_parsers(sub) -> None:
     p.add_argument("--target", default="numpy", choices=["numpy", "cython"], help="Brian2 code generation target")
     p.add_argument("--bench", action="store_true", help="also time both simulators (Brian2 with the cython target)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress indicator or notes on stderr")
     p.set_defaults(func=cmd_crosscheck)
 
 
 def cmd_bench(a) -> int:
     from ..bench import bench_simulator, format_bench
 
-    report = bench_simulator(net=a.net, data=a.data, samples=a.samples, seed=a.seed)
+    report = bench_simulator(net=a.net, data=a.data, samples=a.samples, seed=a.seed, progress=not a.quiet)
     print(json.dumps(report) if a.json else format_bench(report))
     return 0
 
@@ -63,9 +65,16 @@ def crosscheck_data(net: str, data):
 
 
 def cmd_crosscheck(a) -> int:
+    from ..experiment.loop import as_progress, elapsed_indicator
+    from ..experiment.warmup import warm_up_kernels
     from ..validate.crosscheck import format_report, run_crosscheck
 
-    report = run_crosscheck(net=a.net, data=crosscheck_data(a.net, a.data), samples=a.samples, seed=a.seed,
-                            bench=a.bench, target=a.target)
+    progress = as_progress(not a.quiet)
+    warm_up_kernels(announce=progress.note)
+    # run_crosscheck is one call (Brian2 code generation, both simulations, the comparison): an
+    # elapsed-time indicator until it offers a progress callback
+    with elapsed_indicator(progress, f"crosscheck ({a.samples} recording(s), Brian2 {a.target} target)"):
+        report = run_crosscheck(net=a.net, data=crosscheck_data(a.net, a.data), samples=a.samples, seed=a.seed,
+                                bench=a.bench, target=a.target)
     print(json.dumps(report) if a.json else format_report(report))
     return 0 if report["identical"] else 1

@@ -4,14 +4,17 @@ and its readout, with the figures of SPEC section 10 gathered on the way.
 - :func:`make_stream`: samples laid end to end from the network's clock on, and their chunks;
 - :func:`run_pass`: one pass of chunks through network and readout (keyword-only flags);
 - :func:`learning_off`: a context manager that switches learning off and restores each layer's flag;
-- :class:`StopRequest`: SIGINT, SIGTERM and SIGHUP ask the loop to stop after the current chunk.
+- :class:`StopRequest`: SIGINT, SIGTERM and SIGHUP ask the loop to stop after the current chunk;
+- :class:`Progress`: what a long command shows while it works (bars and notes; silent by default),
+  :class:`TerminalProgress` (tqdm bars and notes on stderr) and :func:`as_progress`.
 """
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -181,8 +184,9 @@ def run_pass(network, readout, chunks: Iterable, *, learn: bool, stats: PassStat
 
 
 def close_pass(network, readout, *, stats: PassStats, accuracy: Optional[RunningAccuracy] = None,
-               tally: Optional[OutcomeTally] = None) -> None:
-    """End of a stream: the readout decides the sample still open."""
+               tally: Optional[OutcomeTally] = None, progress=None) -> None:
+    """End of a stream: the readout decides the sample still open (and ``progress`` counts it, so
+    a bar reaches N/N)."""
     if readout is None:
         return
     last = readout.flush(network)
@@ -191,12 +195,95 @@ def close_pass(network, readout, *, stats: PassStats, accuracy: Optional[Running
         accuracy.add(last)
     if tally is not None:
         tally.add(last)
+    if progress is not None and last:
+        progress.update(len(last))
 
 
-def progress_bar(total: int, desc: str, enabled: bool):
-    """A tqdm bar (or None when disabled)."""
-    if not enabled:
+class Progress:
+    """What a long command shows while it works. This base class shows nothing (``--quiet``, tests,
+    library use); :class:`TerminalProgress` draws tqdm bars on stderr, and
+    :class:`stdpnet.experiment.parallel.QueueProgress` relays a worker process's progress to its parent.
+
+    :meth:`bar` returns an object with tqdm's ``update(n)``, ``set_description(text)``,
+    ``set_postfix(dict, refresh=False)`` and ``close()``, or ``None`` (no bar); ``elapsed_only``: show
+    only the elapsed time (work that cannot tell how far it is). :meth:`note` shows one line of news
+    (a compile announcement, an epoch done) without garbling a bar."""
+
+    enabled = False
+
+    def bar(self, total: Optional[int], desc: str, *, initial: int = 0, unit: str = "sample",
+            elapsed_only: bool = False):
         return None
-    from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="sample", dynamic_ncols=True)
+    def note(self, line: str) -> None:
+        pass
+
+
+class TerminalProgress(Progress):
+    """tqdm bars and notes on stderr; ``prefix`` starts every description and note (e.g. ``seed 2: ``)."""
+
+    enabled = True
+
+    def __init__(self, prefix: str = "", file=None):
+        self.prefix = prefix
+        self.file = file
+
+    def bar(self, total: Optional[int], desc: str, *, initial: int = 0, unit: str = "sample",
+            elapsed_only: bool = False):
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=self.prefix + desc, initial=int(initial), unit=unit, dynamic_ncols=True,
+                    file=self.file or sys.stderr, bar_format="{desc}: {elapsed} elapsed" if elapsed_only else None)
+
+    def note(self, line: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(self.prefix + line, file=self.file or sys.stderr)
+
+
+def as_progress(progress: Union[bool, None, Progress]) -> Progress:
+    """``True``: bars on the terminal; ``False``/``None``: nothing; a :class:`Progress`: itself."""
+    if isinstance(progress, Progress):
+        return progress
+    return TerminalProgress() if progress else Progress()
+
+
+def progress_bar(total: int, desc: str, enabled: Union[bool, Progress], *, initial: int = 0):
+    """A bar of ``total`` samples from ``enabled`` (see :func:`as_progress`), or None."""
+    return as_progress(enabled).bar(total, desc, initial=initial)
+
+
+def close_bar(bar: Any) -> None:
+    if bar is not None:
+        bar.close()
+
+
+@contextmanager
+def elapsed_indicator(progress: Progress, desc: str, every_s: float = 1.0) -> Iterator[None]:
+    """For work that reports no progress of its own: a bar without a total showing the elapsed
+    seconds, ticked by a background thread while the ``with`` block runs (nothing if ``progress``
+    shows no bars)."""
+    import threading
+
+    bar = progress.bar(None, desc, unit="s", elapsed_only=True)
+    if bar is None:
+        yield
+        return
+    done = threading.Event()
+    start = time.monotonic()
+
+    def tick():
+        shown = 0
+        while not done.wait(every_s):
+            now = int(time.monotonic() - start)
+            bar.update(now - shown)
+            shown = now
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        bar.close()

@@ -214,3 +214,62 @@ def test_cli_train_and_eval_on_real_nmnist_recordings(tmp_path, capsys):
     assert summary["train"]["spikes_per_sample"]["fc1"]["inference"] > 0
     assert main(["eval", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["samples"] == 6
+
+
+# --------------------------------------------------------------------------------------------
+# a researcher's first hour: several seeds, parallel evaluation, feedback
+# --------------------------------------------------------------------------------------------
+def test_seeds_on_workers_stop_on_sigterm_and_resume_bit_identically(tmp_path):
+    options = dict(data="synthetic:200", epochs=3, val_fraction=0.1, checkpoint_every_samples=20)
+    for s in (0, 1):
+        train(build_config(seed=s, **options), tmp_path / f"whole-{s}", progress=False, make_plots=False)
+    out = tmp_path / "seeds"
+    proc = cli("train", "--data", "synthetic:200", "--epochs", "3", "--val-fraction", "0.1", "--checkpoint-every", "20",
+               "--repeat", "2", "--workers", "2", "--out", str(out), "--no-plots")
+    deadline = time.monotonic() + 180
+    while not all((out / f"seed-{s}" / "checkpoint.npz").exists() for s in (0, 1)):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    assert proc.poll() is None, "the seeds ended before they could be stopped; make them longer"
+    proc.send_signal(signal.SIGTERM)  # to the parent only: it must stop its workers
+    code, stdout, err = finish(proc)
+    assert code == 130, (stdout, err)
+    assert "stopped: 0 of 2 seeds finished" in stdout and f"--resume {out}" in stdout
+    assert "Traceback" not in err
+    for s in (0, 1):
+        assert load_state(out / f"seed-{s}")["phase"] == "train"
+    code, stdout, err = finish(cli("train", "--resume", str(out), "--workers", "2", "--quiet", "--no-plots", "--json"))
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["finished"] == 2 and summary["metrics"]["val_accuracy"]["n"] == 2
+    for s in (0, 1):
+        assert_same_learning(tmp_path / f"whole-{s}", out / f"seed-{s}")
+
+
+def test_cli_seeds_and_parallel_eval(tmp_path, capsys):
+    assert main(["train", "--data", "synthetic:60", "--seeds", "0,3", "--out", str(tmp_path / "s"), "--no-plots",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 seeds of 16x16x2-8C5-P2-32 on synthetic:60") and "+-" in out
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["results.csv", "run.log", "seed-0", "seed-3",
+                                                                   "seeds.json", "summary.json"]
+    assert main(["train", "--seeds", "1", "--seed", "2", "--out", str(tmp_path / "x")]) == 2
+    assert "--seed and --seeds" in capsys.readouterr().err
+    run = str(tmp_path / "s" / "seed-3")
+    assert main(["eval", run, "--json"]) == 0
+    serial = json.loads(capsys.readouterr().out)
+    assert main(["eval", run, "--workers", "2", "--shard-samples", "5", "--json", "--quiet"]) == 0
+    parallel = json.loads(capsys.readouterr().out)
+    assert main(["eval", run, "--shard-samples", "5", "--json"]) == 0
+    same_shards = json.loads(capsys.readouterr().out)
+    assert parallel["confusion"] == same_shards["confusion"] and parallel["shard_samples"] == 5
+    assert serial["shard_samples"] == 20 and serial["samples"] == parallel["samples"] == 12
+
+
+def test_bench_progress_goes_to_stderr_and_quiet_silences_it(capsys):
+    assert main(["bench", "--net", "synthetic", "--data", "synthetic:5"]) == 0
+    err = capsys.readouterr().err
+    assert "bench: training" in err and "5/5" in err and "bench: inference" in err
+    assert main(["bench", "--net", "synthetic", "--data", "synthetic:5", "--quiet", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and json.loads(captured.out)["compile_s"] > 0

@@ -46,3 +46,42 @@ def assert_same_learning(dir_a, dir_b):
     for key in fa:
         assert np.array_equal(fa[key], fb[key]), key
     assert a["network"]["now"] == b["network"]["now"]
+
+
+class RecordedBar:
+    """A bar that remembers what it was told (the interface tqdm offers)."""
+
+    def __init__(self, total, desc, initial):
+        self.total, self.initial, self.n, self.descs, self.closed = total, initial, initial, [desc], False
+
+    def update(self, n=1):
+        self.n += n
+
+    def set_description(self, desc, refresh=True):
+        self.descs.append(desc)
+
+    def set_postfix(self, *args, **kwargs):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+def recorded_progress():
+    """A :class:`Progress` keeping every bar and note, for checking what a user would see."""
+    from stdpnet.experiment.loop import Progress
+
+    class Recorded(Progress):
+        enabled = True
+
+        def __init__(self):
+            self.bars, self.notes = [], []
+
+        def bar(self, total, desc, *, initial=0, unit="sample", elapsed_only=False):
+            self.bars.append(RecordedBar(total, desc, initial))
+            return self.bars[-1]
+
+        def note(self, line):
+            self.notes.append(line)
+
+    return Recorded()

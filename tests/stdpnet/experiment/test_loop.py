@@ -85,3 +85,38 @@ def test_a_second_sigint_aborts():
         with stop.on_signals():
             os.kill(os.getpid(), signal.SIGINT)
             os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_pass_bar_counts_every_sample_including_the_one_closed_at_the_end():
+    from stdpnet.experiment.loop import OutcomeTally, close_pass
+    from stdpnet.readouts import make_readout
+
+    from .conftest import recorded_progress
+
+    net = Network.from_spec("synthetic", seed=0)
+    data = streams.SyntheticBars(n_samples=6, seed=0)
+    readout = make_readout("count", net, 4)
+    bar = recorded_progress().bar(6, "eval")
+    stats, tally = PassStats(["conv1", "fc1"]), OutcomeTally(4)
+    with learning_off(net):
+        _, chunks = make_stream(data, np.arange(6), net)
+        run_pass(net, readout, chunks, learn=False, stats=stats, tally=tally, progress=bar)
+        assert bar.n == 5  # the last sample is still open: only the end of the stream closes it
+        close_pass(net, readout, stats=stats, tally=tally, progress=bar)
+    assert bar.n == 6 == tally.samples
+
+
+def test_the_elapsed_indicator_ticks_while_the_block_runs():
+    import time
+
+    from stdpnet.experiment.loop import Progress, elapsed_indicator
+
+    from .conftest import recorded_progress
+
+    progress = recorded_progress()
+    with elapsed_indicator(progress, "crosscheck", every_s=0.05):
+        time.sleep(1.3)
+    bar = progress.bars[0]
+    assert bar.total is None and bar.closed and bar.n >= 1  # whole seconds elapsed
+    with elapsed_indicator(Progress(), "quiet"):  # no bar: nothing happens
+        pass
