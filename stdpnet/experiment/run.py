@@ -35,8 +35,11 @@ def build_readout(config: RunConfig, network: Network, source: Source):
         return None
     from ..readouts import make_readout
 
+    params = dict(config.readout.params)
+    if config.readout.kind == "classifier" and params.get("seed") is None:
+        params["seed"] = config.seed  # the run's seed reaches every random choice, the readout's too
     try:
-        return make_readout(config.readout.kind, network, source.n_classes, **config.readout.params)
+        return make_readout(config.readout.kind, network, source.n_classes, **params)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"readout ({config.readout.kind}): {e}") from None
 
