@@ -65,16 +65,15 @@ def crosscheck_data(net: str, data):
 
 
 def cmd_crosscheck(a) -> int:
-    from ..experiment.loop import as_progress, elapsed_indicator
+    from ..experiment.loop import as_progress
     from ..experiment.warmup import warm_up_kernels
     from ..validate.crosscheck import format_report, run_crosscheck
 
     progress = as_progress(not a.quiet)
     warm_up_kernels(announce=progress.note)
-    # run_crosscheck is one call (Brian2 code generation, both simulations, the comparison): an
-    # elapsed-time indicator until it offers a progress callback
-    with elapsed_indicator(progress, f"crosscheck ({a.samples} recording(s), Brian2 {a.target} target)"):
-        report = run_crosscheck(net=a.net, data=crosscheck_data(a.net, a.data), samples=a.samples, seed=a.seed,
-                                bench=a.bench, target=a.target)
+    # the twin reports its own phases (code generation with a first-run estimate, then simulation
+    # progress every 10 s) as lines on stderr
+    report = run_crosscheck(net=a.net, data=crosscheck_data(a.net, a.data), samples=a.samples, seed=a.seed,
+                            bench=a.bench, target=a.target, progress=None if a.quiet else progress.note)
     print(json.dumps(report) if a.json else format_report(report))
     return 0 if report["identical"] else 1
