@@ -15,20 +15,53 @@ from .network import Network
 from .sources import open_source
 
 
-def _time_pass(net: Network, chunks) -> PassStats:
+def _time_pass(net: Network, chunks, profile: bool = False):
+    """Run ``chunks`` through ``net``, timing each call; with ``profile``, also the per-phase
+    breakdown (:func:`phase_breakdown`). Returns ``(PassStats, breakdown or None)``."""
     stats = PassStats([l.name for l in net.learning_layers])
+    if profile:
+        net.enable_profiling()
+        c0, w0 = K.read_cycle_counter(), time.perf_counter()
     for chunk in chunks:
         t0 = time.perf_counter()
         result = net.run(chunk)
         stats.add_chunk(len(chunk.events), chunk.n_ticks, time.perf_counter() - t0, result.counts)
         stats.samples += 1
-    return stats
+    if not profile:
+        return stats, None
+    cycles_per_s = (K.read_cycle_counter() - c0) / max(time.perf_counter() - w0, 1e-9)
+    breakdown = phase_breakdown(net, stats.wall_s, cycles_per_s)
+    net.enable_profiling(False)
+    return stats, breakdown
+
+
+def phase_breakdown(net: Network, wall_s: float, cycles_per_s: float) -> Dict[str, Any]:
+    """Seconds per layer and phase from the network's cycle counters (``cycles_per_s``: the
+    time-stamp counter's rate, measured against wall time over the same pass), plus ``driver`` (the
+    compiled driver outside the layers' phases: reading the tick's events, the loop) and ``python``
+    (``net.run`` outside the compiled driver). Shares are of ``wall_s``, the pass's timed wall time."""
+    phases = {}
+    in_layers = 0.0
+    for name, row in zip([l.name for l in net.learning_layers], net.phase_cycles):
+        phases[name] = {ph: float(c) / cycles_per_s for ph, c in zip(K.PHASES, row)}
+        in_layers += sum(phases[name].values())
+    totals = {ph: sum(phases[n][ph] for n in phases) for ph in K.PHASES}
+    totals["driver"] = max(net.kernel_wall_s - in_layers, 0.0)
+    totals["python"] = max(wall_s - net.kernel_wall_s, 0.0)
+    wall = max(wall_s, 1e-12)
+    return {"wall_s": wall_s, "cycles_per_s": cycles_per_s, "layers": phases, "totals": totals,
+            "shares": {k: v / wall for k, v in totals.items()}}
 
 
 def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Optional[int] = None,
-                    seed: int = 0) -> Dict[str, Any]:
+                    seed: int = 0, profile: bool = False) -> Dict[str, Any]:
     """Train one pass (learning on in all layers), then one inference pass (learning off) over the
-    same recordings; returns the figures of SPEC section 10 plus the first call's compile time."""
+    same recordings; returns the figures of SPEC section 10 plus the first call's compile time.
+
+    ``profile``: also time every phase of every layer (``"profile"``: ``{"train": ..., "infer": ...}``
+    as :func:`phase_breakdown` returns them). The profiling variant of the kernels is compiled
+    separately (its first call is not in ``compile_s``) and counters cost a few percent, so the
+    throughput figures of a profiled run are slightly lower than those of a plain one."""
     if data is None:
         root = streams.data_root()
         data = f"nmnist:{root / 'nmnist' / 'Train'}" if root and (root / "nmnist" / "Train").is_dir() else "synthetic"
@@ -48,11 +81,15 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
     network = Network.from_spec(net, seed=seed)  # fresh, untouched network for the timed passes
     stream = streams.LabelledStream(source.dataset, indices=indices, shuffle=True, seed=seed)
     chunks = list(streams.tick_chunks(stream, dt_us=network.dt_us))
-    train = _time_pass(network, chunks)
+    if profile:  # compile the profiling variant outside the timed passes, on a throw-away network
+        scratch_net = Network.from_spec(net, seed=seed)
+        scratch_net.enable_profiling()
+        scratch_net.run(warm)
+    train, train_prof = _time_pass(network, chunks, profile)
     network.set_learning(False)
     shift = network.now
     infer_chunks = [type(c)(c.start_tick + shift, c.dt_us, c.events, c.offsets, c.sample, c.label) for c in chunks]
-    infer = _time_pass(network, infer_chunks)
+    infer, infer_prof = _time_pass(network, infer_chunks, profile)
     tr, inf = train.summary(network.dt_us), infer.summary(network.dt_us)
     return {
         "net": network.spec.text,
@@ -73,6 +110,7 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
         "compile_s": compile_s,
         "compile_from_cache": bool(cache_hits),
         "peak_rss_mb": peak_rss_mb(),
+        **({"profile": {"train": train_prof, "infer": infer_prof}} if profile else {}),
     }
 
 
@@ -89,4 +127,19 @@ def format_bench(r: Dict[str, Any]) -> str:
     for name, s in r["spikes_per_sample_train"].items():
         lines.append(f"  {name:6s} {s['learning']:10.1f} {s['inference']:10.1f} {s['synops']:14,.0f}")
     lines.append(f"peak memory: {r['peak_rss_mb']:.0f} MiB")
+    if "profile" in r:
+        lines.append(format_profile(r["profile"]))
+    return "\n".join(lines)
+
+
+def format_profile(profile: Dict[str, Any]) -> str:
+    """The per-phase table: seconds and share of the pass's wall time, per layer and in total."""
+    lines = []
+    for pass_name, b in profile.items():
+        names = list(b["layers"])
+        lines.append(f"profile, {pass_name} pass ({b['wall_s']:.2f} s wall; seconds per phase, share of wall):")
+        lines.append(f"  {'phase':14s}" + "".join(f"{n:>9s}" for n in names) + f"{'total':>9s}{'share':>8s}")
+        for ph in list(K.PHASES) + ["driver", "python"]:
+            cells = "".join(f"{b['layers'][n][ph]:9.2f}" if ph in b["layers"][n] else f"{'':9s}" for n in names)
+            lines.append(f"  {ph:14s}{cells}{b['totals'][ph]:9.2f}{100 * b['shares'][ph]:7.1f}%")
     return "\n".join(lines)

@@ -130,7 +130,7 @@ def cmd_info(a) -> int:
 def cmd_bench(a) -> int:
     from .bench import bench_simulator, format_bench
 
-    report = bench_simulator(net=a.net, data=a.data, samples=a.samples, seed=a.seed)
+    report = bench_simulator(net=a.net, data=a.data, samples=a.samples, seed=a.seed, profile=a.profile)
     print(json.dumps(report) if a.json else format_bench(report))
     return 0
 
@@ -164,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="SOURCE (default: N-MNIST from the data folder, else synthetic)")
     p.add_argument("--samples", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", action="store_true",
+                   help="also time each phase of each layer (delivery, scan, sort, STDP, inhibition, ...)")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("crosscheck", help="compare the simulator against its Brian2 twin")
     p.add_argument("--net", default="34x34x2-4C5-P2-8C5-P2-32")

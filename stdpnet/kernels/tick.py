@@ -17,6 +17,7 @@ from numba import njit
 from .inhibition import inhibit_inference, inhibit_learning
 from .learning import learn_on_winner
 from .ordering import order_by_potential
+from .profiling import PH_DELIVER, PH_INFER, PH_INHIBIT, PH_LEARN, PH_ROUTE, PH_SCAN, PH_SORT_LEARN, clock, lap
 from .state import KIND_INFER, KIND_LEARN, R_NONE, RESET_SUBTRACT
 
 
@@ -53,13 +54,15 @@ def _max_of(v, start, n):
 
 
 @njit(cache=True)
-def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in):
+def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in, prof=None, layer=0):
     """Advance one layer by one tick. Returns ``(n_inference_spikes, n_learning_spikes, synops)``.
 
     ``in_c/in_y/in_x[:n_in]`` are this tick's input spikes (already pooled into this layer's input
     coordinates). Inference spikes (hwf indices) go to ``scratch.spikes``, learning winners to
-    ``scratch.winners``.
+    ``scratch.winners``. ``prof``: None, or the per-phase cycle counters (:mod:`.profiling`) whose
+    row ``layer`` this call adds to.
     """
+    t0 = clock(prof)
     n_maps = const.n_maps
     k_h = const.k_h
     k_w = const.k_w
@@ -125,6 +128,7 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in):
                             if tau > 0.0:
                                 _decay(v_infer, state.t_upd_infer, i, now, tau)
                             v_infer[i] += w[wbase + f]
+    t0 = lap(prof, layer, PH_DELIVER, t0)
     # threshold scan of the touched positions
     cand_learn = scratch.cand_learn
     cand_infer = scratch.cand_infer
@@ -144,16 +148,19 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in):
                 if v_infer[nbase + f] >= theta_i and now - t_spike_infer[nbase + f] >= refractory:
                     cand_infer[n_ci] = nbase + f
                     n_ci += 1
+    t0 = lap(prof, layer, PH_SCAN, t0)
     # 2. learning winners: greedy by V_learn, the rule, inhibition
     winners = scratch.winners
     n_win = 0
     if n_cl > 0:
         order = order_by_potential(cand_learn, n_cl, v_learn, rng)
+        t0 = lap(prof, layer, PH_SORT_LEARN, t0)
         for k in range(n_cl):
             i = order[k]
             if v_learn[i] < theta_l:  # inhibited by an earlier winner of this tick
                 continue
             learn_on_winner(const, state, i, now, label)
+            t0 = lap(prof, layer, PH_LEARN, t0)
             if subtract:
                 v_learn[i] -= theta_l
             else:
@@ -163,6 +170,7 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in):
             inhibit_learning(v_learn, t_ref, i, now, n_maps, h_out, w_out, const.r_learn)
             winners[n_win] = i
             n_win += 1
+            t0 = lap(prof, layer, PH_INHIBIT, t0)
     # 3. inference spikes: greedy by V_infer with inter-map inhibition (or none)
     spikes = scratch.spikes
     n_spk = 0
@@ -184,12 +192,13 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in):
             inhibit_inference(v_infer, i, n_maps, h_out, w_out, r_infer)
             spikes[n_spk] = i
             n_spk += 1
+    lap(prof, layer, PH_INFER, t0)
     return n_spk, n_win, synops
 
 
 @njit(cache=True)
 def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts, states, scratches,
-              rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record):
+              rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record, prof=None):
     """Step every layer through the ticks ``start_tick + i`` for ``i < len(offsets) - 1``.
 
     ``ev_*[offsets[i]:offsets[i+1]]`` are the input events of tick ``i`` (sensor coordinates;
@@ -199,6 +208,9 @@ def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts,
     to ``top_out[n_top:]`` as ``(tick, neuron)``; with ``record``, every spike of every layer is
     appended to ``rec[n_rec:]`` as ``(tick, layer, kind, neuron)``. ``counters[l]`` accumulates
     ``(learning spikes, inference spikes, synaptic operations)``.
+
+    ``prof``: None (the normal path: no timers compiled in) or an int64 array
+    ``(n_layers, profiling.N_PHASES)`` of per-phase cycle counters to add to.
 
     Stops early, before a tick whose spikes might not fit in ``top_out``/``rec``; returns
     ``(ticks_done, n_top, n_rec)`` so the caller can grow the buffers and call again.
@@ -234,7 +246,8 @@ def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts,
             const = consts[l]
             scratch = scratches[l]
             n_spk, n_win, synops = layer_tick(const, states[l], scratch, now, label, rng,
-                                              in_buf[:, 0], in_buf[:, 1], in_buf[:, 2], n_in)
+                                              in_buf[:, 0], in_buf[:, 1], in_buf[:, 2], n_in, prof, l)
+            t_route = clock(prof)
             counters[l, 0] += n_win
             counters[l, 1] += n_spk
             counters[l, 2] += synops
@@ -278,4 +291,5 @@ def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts,
                         n_next += 1
                 in_buf, next_buf = next_buf, in_buf
                 n_in = n_next
+            lap(prof, l, PH_ROUTE, t_route)
     return n_ticks, n_top, n_rec
