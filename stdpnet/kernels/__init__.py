@@ -7,8 +7,14 @@ layer comes in as three named values (:mod:`.state`), and the kernels are functi
 - :mod:`.inhibition`: learning and inference WTA inhibition;
 - :mod:`.learning`: the rule (STDP / R-STDP / none) on one winner's kernel;
 - :mod:`.profiling`: per-phase cycle counters, compiled in only when profiling;
+- :mod:`.cache`: drops numba's cached kernels when any of their sources changed;
+- :mod:`.delivery`: input spikes into both accumulators (contiguous runs, threshold crossings noted);
 - :mod:`.tick`: one layer's tick, and :func:`run_ticks`, the driver of a whole chunk.
 """
+from .cache import drop_stale_cache
+
+drop_stale_cache()  # before any kernel is loaded from numba's cache (see .cache)
+
 from .inhibition import inhibit_inference, inhibit_learning
 from .learning import learn_on_winner
 from .ordering import next_random, order_by_potential
