@@ -88,7 +88,7 @@ class LayerState(NamedTuple):
 
 
 class LayerScratch(NamedTuple):
-    """Per-tick buffers of one layer (empty between ticks)."""
+    """Per-tick buffers of one layer (empty between ticks), and derived copies (never checkpointed)."""
 
     touched: np.ndarray  # int64 per position: positions that received input this tick
     touched_mark: np.ndarray  # uint8 per position
@@ -96,6 +96,9 @@ class LayerScratch(NamedTuple):
     cand_infer: np.ndarray  # int64 per neuron
     spikes: np.ndarray  # int64 per neuron: this tick's inference spikes
     winners: np.ndarray  # int64 per neuron: this tick's learning winners
+    # float64: a conv layer's weights with the kx axis reversed (see kernels.delivery), size 0 for a
+    # dense layer; derived from state.w at the start of every chunk, kept in step by the rule
+    w_mirror: np.ndarray
 
 
 STATE_FIELDS = LayerState._fields
@@ -117,7 +120,7 @@ def new_state(n_weights: int, n_maps: int, n_neurons: int, n_inputs: int) -> Lay
     )
 
 
-def new_scratch(n_positions: int, n_neurons: int) -> LayerScratch:
+def new_scratch(n_positions: int, n_neurons: int, n_mirror: int = 0) -> LayerScratch:
     return LayerScratch(
         touched=np.zeros(n_positions, np.int64),
         touched_mark=np.zeros(n_positions, np.uint8),
@@ -125,6 +128,7 @@ def new_scratch(n_positions: int, n_neurons: int) -> LayerScratch:
         cand_infer=np.zeros(n_neurons, np.int64),
         spikes=np.zeros(n_neurons, np.int64),
         winners=np.zeros(n_neurons, np.int64),
+        w_mirror=np.zeros(n_mirror),
     )
 
 

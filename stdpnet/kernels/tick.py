@@ -14,34 +14,12 @@ import math
 import numpy as np
 from numba import njit
 
+from .delivery import MAYBE, deliver, sync_mirror
 from .inhibition import inhibit_inference, inhibit_learning
 from .learning import learn_on_winner
 from .ordering import order_by_potential
 from .profiling import PH_DELIVER, PH_INFER, PH_INHIBIT, PH_LEARN, PH_ROUTE, PH_SCAN, PH_SORT_LEARN, clock, lap
 from .state import KIND_INFER, KIND_LEARN, R_NONE, RESET_SUBTRACT
-
-
-@njit(cache=True)
-def _decay(v, t_upd, i, now, tau):
-    if t_upd[i] != now:
-        v[i] *= math.exp(-(now - t_upd[i]) / tau)
-        t_upd[i] = now
-
-
-@njit(cache=True)
-def _add_into(v, wk):
-    """``v += wk`` on equally long slices (explicit loop: numba's array expression is slower here)."""
-    for f in range(wk.shape[0]):
-        v[f] += wk[f]
-
-
-@njit(cache=True)
-def _add_into_both(v_learn, v_infer, wk):
-    """``v_learn += wk; v_infer += wk`` on equally long slices, loading each weight once."""
-    for f in range(wk.shape[0]):
-        wv = wk[f]
-        v_learn[f] += wv
-        v_infer[f] += wv
 
 
 @njit(cache=True, fastmath=True)
@@ -64,70 +42,23 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in, p
     """
     t0 = clock(prof)
     n_maps = const.n_maps
-    k_h = const.k_h
-    k_w = const.k_w
     h_out = const.h_out
     w_out = const.w_out
-    h_in = const.h_in
-    w_in = const.w_in
     learning = const.learning != 0
     theta_l = const.theta_learn
     theta_i = const.theta_infer
-    tau = const.leak_tau
     refractory = const.refractory
     subtract = const.reset == RESET_SUBTRACT
-    plain = tau == 0.0 and refractory == 0
-    w = state.w
     v_learn = state.v_learn
     v_infer = state.v_infer
     t_ref = state.t_ref
     t_spike_learn = state.t_spike_learn
     t_spike_infer = state.t_spike_infer
-    t_pre = state.t_pre
     touched = scratch.touched
     touched_mark = scratch.touched_mark
-    n_touched = 0
-    synops = 0
-    # 1. deliver every input spike of this tick to both accumulators (adds only, vectorised);
-    #    thresholds are checked once per touched position after all of the tick's input arrived
-    for s in range(n_in):
-        c = in_c[s]
-        y = in_y[s]
-        x = in_x[s]
-        t_pre[(c * h_in + y) * w_in + x] = now
-        ky0 = max(0, y - h_out + 1)
-        ky1 = min(k_h - 1, y)
-        kx0 = max(0, x - w_out + 1)
-        kx1 = min(k_w - 1, x)
-        for ky in range(ky0, ky1 + 1):
-            oy = y - ky
-            for kx in range(kx0, kx1 + 1):
-                ox = x - kx
-                pos = oy * w_out + ox
-                if touched_mark[pos] == 0:
-                    touched_mark[pos] = 1
-                    touched[n_touched] = pos
-                    n_touched += 1
-                wbase = ((c * k_h + ky) * k_w + kx) * n_maps
-                wk = w[wbase:wbase + n_maps]
-                nbase = pos * n_maps
-                synops += n_maps
-                if plain:
-                    if learning:
-                        _add_into_both(v_learn[nbase:nbase + n_maps], v_infer[nbase:nbase + n_maps], wk)
-                    else:
-                        _add_into(v_infer[nbase:nbase + n_maps], wk)
-                else:
-                    for f in range(n_maps):
-                        i = nbase + f
-                        if learning and now - t_spike_learn[i] >= refractory:
-                            if tau > 0.0:
-                                _decay(v_learn, state.t_upd_learn, i, now, tau)
-                            v_learn[i] += w[wbase + f]
-                        if now - t_spike_infer[i] >= refractory:
-                            if tau > 0.0:
-                                _decay(v_infer, state.t_upd_infer, i, now, tau)
-                            v_infer[i] += w[wbase + f]
+    # 1. deliver every input spike of this tick to both accumulators; thresholds are tested once
+    #    per position after all of the tick's input arrived, only where an add reached one
+    n_touched, synops = deliver(const, state, scratch, now, in_c, in_y, in_x, n_in)
     t0 = lap(prof, layer, PH_DELIVER, t0)
     # threshold scan of the touched positions
     cand_learn = scratch.cand_learn
@@ -136,7 +67,10 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in, p
     n_ci = 0
     for k in range(n_touched):
         pos = touched[k]
+        mark = touched_mark[pos]
         touched_mark[pos] = 0
+        if mark != MAYBE:
+            continue
         nbase = pos * n_maps
         if learning and _max_of(v_learn, nbase, n_maps) >= theta_l:
             for f in range(n_maps):
@@ -159,7 +93,7 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in, p
             i = order[k]
             if v_learn[i] < theta_l:  # inhibited by an earlier winner of this tick
                 continue
-            learn_on_winner(const, state, i, now, label)
+            learn_on_winner(const, state, scratch.w_mirror, i, now, label)
             t0 = lap(prof, layer, PH_LEARN, t0)
             if subtract:
                 v_learn[i] -= theta_l
@@ -226,6 +160,8 @@ def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts,
         all_neurons += cl.n_maps * cl.h_out * cl.w_out
     h0 = consts[0].h_in
     w0 = consts[0].w_in
+    for l in range(n_layers):  # the conv layers' mirrored weights, from w as it is now
+        sync_mirror(consts[l], states[l], scratches[l])
     for t in range(n_ticks):
         if n_top + top_neurons > top_out.shape[0]:
             return t, n_top, n_rec
