@@ -99,6 +99,11 @@ class LayerScratch(NamedTuple):
     # float64: a conv layer's weights with the kx axis reversed (see kernels.delivery), size 0 for a
     # dense layer; derived from state.w at the start of every chunk, kept in step by the rule
     w_mirror: np.ndarray
+    # the same-tick tie test's hash set (kernels.ordering.has_equal_values): values, the call that
+    # wrote each slot, and the number of calls so far (int64[1])
+    tie_v: np.ndarray
+    tie_gen: np.ndarray
+    tie_count: np.ndarray
 
 
 STATE_FIELDS = LayerState._fields
@@ -129,7 +134,19 @@ def new_scratch(n_positions: int, n_neurons: int, n_mirror: int = 0) -> LayerScr
         spikes=np.zeros(n_neurons, np.int64),
         winners=np.zeros(n_neurons, np.int64),
         w_mirror=np.zeros(n_mirror),
+        tie_v=np.zeros(tie_slots(n_neurons)),
+        tie_gen=np.zeros(tie_slots(n_neurons), np.int64),
+        tie_count=np.zeros(1, np.int64),
     )
+
+
+def tie_slots(n_neurons: int) -> int:
+    """Size of the tie test's hash set: twice the candidates it may hold (a power of two), at most
+    16384 slots (256 KiB); a tick with more than half that many candidates takes the sorting path."""
+    size = 16
+    while size < 2 * n_neurons and size < 16384:
+        size <<= 1
+    return size
 
 
 def hwf_to_fhw(flat: np.ndarray, n_maps: int, n_positions: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from numba import njit
 from .delivery import MAYBE, deliver, sync_mirror
 from .inhibition import inhibit_inference, inhibit_learning
 from .learning import learn_on_winner
-from .ordering import order_by_potential
+from .ordering import has_equal_values, order_by_potential
 from .profiling import PH_DELIVER, PH_INFER, PH_INHIBIT, PH_LEARN, PH_ROUTE, PH_SCAN, PH_SORT_LEARN, clock, lap
 from .state import KIND_INFER, KIND_LEARN, R_NONE, RESET_SUBTRACT
 
@@ -28,6 +28,85 @@ def _max_of(v, start, n):
     m = -np.inf
     for f in range(start, start + n):
         m = max(m, v[f])
+    return m
+
+
+@njit(cache=True, inline="always")
+def _accept_learning(const, state, scratch, i, now, label, prof, layer, t0):
+    """Neuron ``i`` is a learning winner: the rule on its kernel, its reset, learning inhibition.
+    Returns the profiling clock (``t0`` advanced through the LEARN and INHIBIT phases)."""
+    learn_on_winner(const, state, scratch.w_mirror, i, now, label)
+    t0 = lap(prof, layer, PH_LEARN, t0)
+    if const.reset == RESET_SUBTRACT:
+        state.v_learn[i] -= const.theta_learn
+    else:
+        state.v_learn[i] = 0.0
+    state.t_ref[i] = now
+    state.t_spike_learn[i] = now
+    inhibit_learning(state.v_learn, state.t_ref, i, now, const.n_maps, const.h_out, const.w_out, const.r_learn)
+    return lap(prof, layer, PH_INHIBIT, t0)
+
+
+@njit(cache=True, inline="always")
+def _accept_inference(const, state, i, now):
+    """Neuron ``i`` fires an inference spike: its reset and inference inhibition. Returns ``i``."""
+    if const.reset == RESET_SUBTRACT:
+        state.v_infer[i] -= const.theta_infer
+    else:
+        state.v_infer[i] = 0.0
+    state.t_spike_infer[i] = now
+    inhibit_inference(state.v_infer, i, const.n_maps, const.h_out, const.w_out, const.r_infer)
+    return i
+
+
+@njit(cache=True)
+def _take_best(cand, m, values, theta):
+    """The greedy step without a sort, valid when no two candidates' values are equal.
+
+    Drops from ``cand[:m]`` every candidate inhibited so far (value below ``theta``: inhibition sets
+    it to 0, and ``theta > 0``), removes the one with the largest value and returns it with the new
+    count, or ``(-1, 0)`` when none is left. A candidate still at or above threshold was never
+    touched since the scan, so its value is the one the sorted order would have used; and with no
+    equal values the sort draws no random numbers. So taking the maximum again and again accepts the
+    very neurons, in the very order, that sorting then walking the list accepts."""
+    j = 0
+    best = -1
+    best_v = -np.inf
+    for k in range(m):
+        c = cand[k]
+        v = values[c]
+        if v >= theta:
+            cand[j] = c
+            if v > best_v:
+                best_v = v
+                best = j
+            j += 1
+    if best < 0:
+        return -1, 0
+    i = cand[best]
+    cand[best] = cand[j - 1]
+    return i, j - 1
+
+
+@njit(cache=True)
+def _position_maxima(cand, n, n_maps, values):
+    """Replace ``cand[:n]`` (grouped by position, as the scan lists them) with each position's
+    candidate of largest value, in position order; returns their number."""
+    m = 0
+    k = 0
+    while k < n:
+        pos = cand[k] // n_maps
+        best = cand[k]
+        best_v = values[best]
+        k += 1
+        while k < n and cand[k] // n_maps == pos:
+            v = values[cand[k]]
+            if v > best_v:
+                best_v = v
+                best = cand[k]
+            k += 1
+        cand[m] = best
+        m += 1
     return m
 
 
@@ -87,45 +166,63 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in, p
     winners = scratch.winners
     n_win = 0
     if n_cl > 0:
-        order = order_by_potential(cand_learn, n_cl, v_learn, rng)
-        t0 = lap(prof, layer, PH_SORT_LEARN, t0)
-        for k in range(n_cl):
-            i = order[k]
-            if v_learn[i] < theta_l:  # inhibited by an earlier winner of this tick
-                continue
-            learn_on_winner(const, state, scratch.w_mirror, i, now, label)
-            t0 = lap(prof, layer, PH_LEARN, t0)
-            if subtract:
-                v_learn[i] -= theta_l
-            else:
-                v_learn[i] = 0.0
-            t_ref[i] = now
-            t_spike_learn[i] = now
-            inhibit_learning(v_learn, t_ref, i, now, n_maps, h_out, w_out, const.r_learn)
-            winners[n_win] = i
-            n_win += 1
-            t0 = lap(prof, layer, PH_INHIBIT, t0)
+        if n_cl == 1 or not has_equal_values(cand_learn, n_cl, v_learn, scratch.tie_v, scratch.tie_gen,
+                                             scratch.tie_count):
+            # no exact ties: repeatedly take the largest live candidate (see _take_best)
+            t0 = lap(prof, layer, PH_SORT_LEARN, t0)
+            m = n_cl
+            while True:
+                i, m = _take_best(cand_learn, m, v_learn, theta_l)
+                if i < 0:
+                    break
+                t0 = _accept_learning(const, state, scratch, i, now, label, prof, layer, t0)
+                winners[n_win] = i
+                n_win += 1
+        else:
+            order = order_by_potential(cand_learn, n_cl, v_learn, rng)
+            t0 = lap(prof, layer, PH_SORT_LEARN, t0)
+            for k in range(n_cl):
+                i = order[k]
+                if v_learn[i] < theta_l:  # inhibited by an earlier winner of this tick
+                    continue
+                t0 = _accept_learning(const, state, scratch, i, now, label, prof, layer, t0)
+                winners[n_win] = i
+                n_win += 1
     # 3. inference spikes: greedy by V_infer with inter-map inhibition (or none)
     spikes = scratch.spikes
     n_spk = 0
     if n_ci > 0:
         r_infer = const.r_infer
-        if r_infer == R_NONE:
-            order = cand_infer[:n_ci]
+        if r_infer == R_NONE:  # no inhibition: every candidate fires, in candidate order
+            for k in range(n_ci):
+                spikes[n_spk] = _accept_inference(const, state, cand_infer[k], now)
+                n_spk += 1
+        elif n_ci == 1 or not has_equal_values(cand_infer, n_ci, v_infer, scratch.tie_v, scratch.tie_gen,
+                                               scratch.tie_count):
+            if r_infer == 0:
+                # same-position window: each position's largest candidate fires (they cannot
+                # inhibit one another), in descending order of potential
+                m = _position_maxima(cand_infer, n_ci, n_maps, v_infer)
+                order = order_by_potential(cand_infer, m, v_infer, rng)  # no ties: draws nothing
+                for k in range(m):
+                    spikes[n_spk] = _accept_inference(const, state, order[k], now)
+                    n_spk += 1
+            else:
+                m = n_ci
+                while True:
+                    i, m = _take_best(cand_infer, m, v_infer, theta_i)
+                    if i < 0:
+                        break
+                    spikes[n_spk] = _accept_inference(const, state, i, now)
+                    n_spk += 1
         else:
             order = order_by_potential(cand_infer, n_ci, v_infer, rng)
-        for k in range(n_ci):
-            i = order[k]
-            if v_infer[i] < theta_i:
-                continue
-            if subtract:
-                v_infer[i] -= theta_i
-            else:
-                v_infer[i] = 0.0
-            t_spike_infer[i] = now
-            inhibit_inference(v_infer, i, n_maps, h_out, w_out, r_infer)
-            spikes[n_spk] = i
-            n_spk += 1
+            for k in range(n_ci):
+                i = order[k]
+                if v_infer[i] < theta_i:
+                    continue
+                spikes[n_spk] = _accept_inference(const, state, i, now)
+                n_spk += 1
     lap(prof, layer, PH_INFER, t0)
     return n_spk, n_win, synops
 
