@@ -276,6 +276,10 @@ def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts,
                 in_buf[n_in, 2] = x
                 n_in += 1
         for l in range(n_layers):
+            if n_in == 0:
+                # a layer with no input this tick touches no neuron, so it cannot spike: it and
+                # every layer above it are left as they are (leak and refractoriness are lazy)
+                break
             const = consts[l]
             scratch = scratches[l]
             n_spk, n_win, synops = layer_tick(const, states[l], scratch, now, label, rng,
