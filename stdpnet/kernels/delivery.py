@@ -15,8 +15,9 @@ single position: its runs are already ``F`` long, and it keeps no mirror.
 
 Threshold crossings. The threshold test uses the potentials after ALL of the tick's input. The
 last add into a neuron leaves its final value, so a neuron that ends the tick at or above threshold
-was at or above it right after some add: each run records whether any of its adds reached a
-threshold, and only the positions of such runs are scanned afterwards (``touched_mark == MAYBE``),
+was at or above it right after some add: each run records which accumulators had an add reach
+their threshold, and only those accumulators of the positions of such runs are scanned afterwards
+(``touched_mark`` bits ``MAYBE_LEARN``, ``MAYBE_INFER``),
 with the test itself on the final values, as before. The order in which positions are first touched
 (``ky`` ascending, then ``kx`` ascending) is kept: it is the candidates' order before sorting, and the
 seeded tie shuffle depends on it.
@@ -27,34 +28,42 @@ import math
 
 from numba import njit
 
-TOUCHED = 1  # touched_mark: the position received input this tick
-MAYBE = 2  # ... and one of its adds reached a threshold: scan it
+# touched_mark bits: the position received input this tick; one of its adds reached theta_learn
+# (scan its V_learn); one reached theta_infer (scan its V_infer)
+TOUCHED = 1
+MAYBE_LEARN = 2
+MAYBE_INFER = 4
+MAYBE = MAYBE_LEARN | MAYBE_INFER
 
 
 @njit(cache=True, inline="always")
 def _add_run_both(v_learn, v_infer, w, nbase, wbase, n, theta_l, theta_i):
-    """``V_learn[nbase:nbase+n] += w[wbase:wbase+n]``, same for ``V_infer``; True if any result
-    reached its threshold (the comparison is an or-reduction: it vectorises, no fastmath).
+    """``V_learn[nbase:nbase+n] += w[wbase:wbase+n]``, same for ``V_infer``; returns the marks
+    ``MAYBE_LEARN`` / ``MAYBE_INFER`` of the accumulators where some result reached the threshold
+    (the comparisons are or-reductions: they vectorise, no fastmath).
 
     Through slices indexed by the loop counter: an index computed from a signed base gets numba's
     negative-index wraparound test on every element, which stops LLVM vectorising (3x slower)."""
     vl = v_learn[nbase:nbase + n]
     vi = v_infer[nbase:nbase + n]
     wk = w[wbase:wbase + n]
-    hit = False
+    hit_l = False
+    hit_i = False
     for k in range(n):
         wv = wk[k]
         a = vl[k] + wv
         vl[k] = a
         b = vi[k] + wv
         vi[k] = b
-        hit |= (a >= theta_l) | (b >= theta_i)
-    return hit
+        hit_l |= a >= theta_l
+        hit_i |= b >= theta_i
+    return (MAYBE_LEARN if hit_l else 0) | (MAYBE_INFER if hit_i else 0)
 
 
 @njit(cache=True, inline="always")
 def _add_run_infer(v_infer, w, nbase, wbase, n, theta_i):
-    """``V_infer[nbase:nbase+n] += w[wbase:wbase+n]`` (learning off); True if any reached ``theta_i``."""
+    """``V_infer[nbase:nbase+n] += w[wbase:wbase+n]`` (learning off); ``MAYBE_INFER`` if any result
+    reached ``theta_i``, else 0."""
     vi = v_infer[nbase:nbase + n]
     wk = w[wbase:wbase + n]
     hit = False
@@ -62,7 +71,7 @@ def _add_run_infer(v_infer, w, nbase, wbase, n, theta_i):
         b = vi[k] + wk[k]
         vi[k] = b
         hit |= b >= theta_i
-    return hit
+    return MAYBE_INFER if hit else 0
 
 
 @njit(cache=True)
@@ -96,8 +105,8 @@ def deliver(const, state, scratch, now, in_c, in_y, in_x, n_in):
     """Add this tick's input spikes ``in_c/in_y/in_x[:n_in]`` into the layer's accumulators.
 
     Fills ``scratch.touched[:n_touched]`` with the positions that received input, in first-touch
-    order, and marks them in ``scratch.touched_mark`` (``MAYBE``: scan for candidates, ``TOUCHED``: no
-    add reached a threshold). Returns ``(n_touched, synops)``; synops counts one per neuron reached.
+    order, and marks them in ``scratch.touched_mark`` (``TOUCHED``, plus ``MAYBE_LEARN`` /
+    ``MAYBE_INFER`` where an add reached that accumulator's threshold: scan it for candidates). Returns ``(n_touched, synops)``; synops counts one per neuron reached.
     With the optional leak or refractory period every add is done neuron by neuron (and every
     touched position is scanned)."""
     n_maps = const.n_maps
@@ -154,7 +163,7 @@ def deliver(const, state, scratch, now, in_c, in_y, in_x, n_in):
                         hit = _add_run_infer(v_infer, wm, nbase, wbase, n_kx * n_maps, theta_i)
                     if hit:
                         for kx in range(kx0, kx1 + 1):
-                            touched_mark[row + x - kx] = MAYBE
+                            touched_mark[row + x - kx] |= hit
                 else:
                     for kx in range(kx0, kx1 + 1):
                         pos = row + x - kx
@@ -164,12 +173,11 @@ def deliver(const, state, scratch, now, in_c, in_y, in_x, n_in):
                             hit = _add_run_both(v_learn, v_infer, w, nbase, wbase, n_maps, theta_l, theta_i)
                         else:
                             hit = _add_run_infer(v_infer, w, nbase, wbase, n_maps, theta_i)
-                        if hit:
-                            touched_mark[pos] = MAYBE
+                        touched_mark[pos] |= hit
             else:
                 for kx in range(kx0, kx1 + 1):
                     pos = row + x - kx
-                    touched_mark[pos] = MAYBE
+                    touched_mark[pos] |= MAYBE
                     nbase = pos * n_maps
                     wbase = ((c * k_h + ky) * k_w + kx) * n_maps
                     for f in range(n_maps):

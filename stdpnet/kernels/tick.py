@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .delivery import MAYBE, deliver, sync_mirror
+from .delivery import MAYBE_INFER, MAYBE_LEARN, deliver, sync_mirror
 from .inhibition import inhibit_inference, inhibit_learning
 from .learning import learn_on_winner
 from .ordering import has_equal_values, order_by_potential
@@ -148,15 +148,13 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in, p
         pos = touched[k]
         mark = touched_mark[pos]
         touched_mark[pos] = 0
-        if mark != MAYBE:
-            continue
         nbase = pos * n_maps
-        if learning and _max_of(v_learn, nbase, n_maps) >= theta_l:
+        if learning and mark & MAYBE_LEARN and _max_of(v_learn, nbase, n_maps) >= theta_l:
             for f in range(n_maps):
                 if v_learn[nbase + f] >= theta_l and now - t_spike_learn[nbase + f] >= refractory:
                     cand_learn[n_cl] = nbase + f
                     n_cl += 1
-        if _max_of(v_infer, nbase, n_maps) >= theta_i:
+        if mark & MAYBE_INFER and _max_of(v_infer, nbase, n_maps) >= theta_i:
             for f in range(n_maps):
                 if v_infer[nbase + f] >= theta_i and now - t_spike_infer[nbase + f] >= refractory:
                     cand_infer[n_ci] = nbase + f
