@@ -54,9 +54,8 @@ def order_by_potential(cand, n, values, rng):
 
 
 @njit(cache=True, inline="always")
-def _value_hash(v, mask):
-    m, e = math.frexp(v)  # v = m * 2**e, 0.5 <= |m| < 1: the 53-bit mantissa as an exact integer
-    bits = np.uint64(np.int64(m * 9007199254740992.0)) ^ np.uint64(e + 1100)
+def _bits_hash(bits, mask):
+    """Fibonacci hash of a float64's bit pattern (equal positive values have equal bits)."""
     return np.int64((bits * np.uint64(11400714819323198485)) >> np.uint64(40)) & mask
 
 
@@ -68,7 +67,9 @@ def has_equal_values(cand, n, values, table_v, table_gen, gen):
     Without equal values the seeded tie shuffle of :func:`order_by_potential` draws nothing, so the
     same-tick greedy choice is fully determined by the values and may be computed without sorting.
     An open-addressing hash set over ``table_v``/``table_gen`` (``gen[0]`` advances once per call:
-    slots of older calls count as empty, so the table is never cleared). O(n), no allocation.
+    slots of older calls count as empty, so the table is never cleared), hashed on the values' bit
+    patterns: equal values have equal bits except ``0.0 == -0.0``, which cannot occur here (a
+    candidate is at or above a positive threshold). O(n), no allocation.
     """
     cap = table_v.shape[0]
     size = 16
@@ -79,11 +80,12 @@ def has_equal_values(cand, n, values, table_v, table_gen, gen):
     mask = size - 1
     gen[0] += 1
     g = gen[0]
+    bits = values.view(np.uint64)  # no copy: the same memory read as bit patterns
     for k in range(n):
         v = values[cand[k]]
         if not math.isfinite(v):
             return True
-        h = _value_hash(v, mask)
+        h = _bits_hash(bits[cand[k]], mask)
         while table_gen[h] == g:
             if table_v[h] == v:
                 return True
