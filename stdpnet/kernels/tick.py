@@ -9,8 +9,6 @@ layer's kernel covers its whole input), so one driver serves all of them with no
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -22,13 +20,35 @@ from .profiling import PH_DELIVER, PH_INFER, PH_INHIBIT, PH_LEARN, PH_ROUTE, PH_
 from .state import KIND_INFER, KIND_LEARN, R_NONE, RESET_SUBTRACT
 
 
-@njit(cache=True, fastmath=True)
-def _max_of(v, start, n):
-    """max(v[start:start+n]); fastmath only lets the exact max-reduction vectorise."""
-    m = -np.inf
-    for f in range(start, start + n):
-        m = max(m, v[f])
-    return m
+@njit(cache=True, inline="always")
+def _any_at_least(v, nbase, n, theta):
+    """Whether any of ``v[nbase:nbase+n]`` is ``>= theta``: an or-reduction over a slice, which
+    vectorises without fastmath (a max-reduction does not: numba's ``max`` handles NaN)."""
+    vs = v[nbase:nbase + n]
+    hit = False
+    for f in range(n):
+        hit |= vs[f] >= theta
+    return hit
+
+
+@njit(cache=True, inline="always")
+def _collect(v, t_spike, nbase, n, theta, now, refractory, cand, n_c):
+    """Append to ``cand[n_c:]`` the neurons ``nbase + f`` (``f < n``) with ``v >= theta`` that are not
+    refractory, in ``f`` order; returns the new count. For many maps (``n >= 64``) without a
+    refractory period the append is branchless (write the index, advance by the comparison; every
+    write lands below the number of neurons seen so far, so ``cand`` never overflows): a branch on
+    each of 128 maps mispredicts often; for few maps the branch is cheaper."""
+    vs = v[nbase:nbase + n]
+    if refractory == 0 and n >= 64:
+        for f in range(n):
+            cand[n_c] = nbase + f
+            n_c += vs[f] >= theta
+    else:
+        for f in range(n):
+            if vs[f] >= theta and now - t_spike[nbase + f] >= refractory:
+                cand[n_c] = nbase + f
+                n_c += 1
+    return n_c
 
 
 @njit(cache=True, inline="always")
@@ -121,16 +141,12 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in, p
     """
     t0 = clock(prof)
     n_maps = const.n_maps
-    h_out = const.h_out
-    w_out = const.w_out
     learning = const.learning != 0
     theta_l = const.theta_learn
     theta_i = const.theta_infer
     refractory = const.refractory
-    subtract = const.reset == RESET_SUBTRACT
     v_learn = state.v_learn
     v_infer = state.v_infer
-    t_ref = state.t_ref
     t_spike_learn = state.t_spike_learn
     t_spike_infer = state.t_spike_infer
     touched = scratch.touched
@@ -149,16 +165,10 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in, p
         mark = touched_mark[pos]
         touched_mark[pos] = 0
         nbase = pos * n_maps
-        if learning and mark & MAYBE_LEARN and _max_of(v_learn, nbase, n_maps) >= theta_l:
-            for f in range(n_maps):
-                if v_learn[nbase + f] >= theta_l and now - t_spike_learn[nbase + f] >= refractory:
-                    cand_learn[n_cl] = nbase + f
-                    n_cl += 1
-        if mark & MAYBE_INFER and _max_of(v_infer, nbase, n_maps) >= theta_i:
-            for f in range(n_maps):
-                if v_infer[nbase + f] >= theta_i and now - t_spike_infer[nbase + f] >= refractory:
-                    cand_infer[n_ci] = nbase + f
-                    n_ci += 1
+        if learning and mark & MAYBE_LEARN and _any_at_least(v_learn, nbase, n_maps, theta_l):
+            n_cl = _collect(v_learn, t_spike_learn, nbase, n_maps, theta_l, now, refractory, cand_learn, n_cl)
+        if mark & MAYBE_INFER and _any_at_least(v_infer, nbase, n_maps, theta_i):
+            n_ci = _collect(v_infer, t_spike_infer, nbase, n_maps, theta_i, now, refractory, cand_infer, n_ci)
     t0 = lap(prof, layer, PH_SCAN, t0)
     # 2. learning winners: greedy by V_learn, the rule, inhibition
     winners = scratch.winners
@@ -225,7 +235,7 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in, p
     return n_spk, n_win, synops
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts, states, scratches,
               rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record, prof=None):
     """Step every layer through the ticks ``start_tick + i`` for ``i < len(offsets) - 1``.
