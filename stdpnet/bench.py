@@ -9,23 +9,53 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 import streams
+from . import kernels as K
 from .metrics import PassStats, peak_rss_mb
 from .network import Network
 from .sources import check_fits, open_source
 
 
-def _time_pass(net: Network, chunks, bar=None) -> PassStats:
+def _time_pass(net: Network, chunks, bar=None, profile: bool = False):
+    """Run ``chunks`` through ``net``, timing each call (the bar is updated outside the timed call);
+    with ``profile``, also the per-phase breakdown (:func:`phase_breakdown`). Returns
+    ``(PassStats, breakdown or None)``."""
     stats = PassStats([l.name for l in net.learning_layers])
+    if profile:
+        net.enable_profiling()
+        c0, w0 = K.read_cycle_counter(), time.perf_counter()
     for chunk in chunks:
         t0 = time.perf_counter()
         result = net.run(chunk)
         stats.add_chunk(len(chunk.events), chunk.n_ticks, time.perf_counter() - t0, result.counts)
         stats.samples += 1
-        if bar is not None:  # outside the timed call
+        if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    return stats
+    if not profile:
+        return stats, None
+    cycles_per_s = (K.read_cycle_counter() - c0) / max(time.perf_counter() - w0, 1e-9)
+    breakdown = phase_breakdown(net, stats.wall_s, cycles_per_s)
+    net.enable_profiling(False)
+    return stats, breakdown
+
+
+def phase_breakdown(net: Network, wall_s: float, cycles_per_s: float) -> Dict[str, Any]:
+    """Seconds per layer and phase from the network's cycle counters (``cycles_per_s``: the
+    time-stamp counter's rate, measured against wall time over the same pass), plus ``driver`` (the
+    compiled driver outside the layers' phases: reading the tick's events, the loop) and ``python``
+    (``net.run`` outside the compiled driver). Shares are of ``wall_s``, the pass's timed wall time."""
+    phases = {}
+    in_layers = 0.0
+    for name, row in zip([l.name for l in net.learning_layers], net.phase_cycles):
+        phases[name] = {ph: float(c) / cycles_per_s for ph, c in zip(K.PHASES, row)}
+        in_layers += sum(phases[name].values())
+    totals = {ph: sum(phases[n][ph] for n in phases) for ph in K.PHASES}
+    totals["driver"] = max(net.kernel_wall_s - in_layers, 0.0)
+    totals["python"] = max(wall_s - net.kernel_wall_s, 0.0)
+    wall = max(wall_s, 1e-12)
+    return {"wall_s": wall_s, "cycles_per_s": cycles_per_s, "layers": phases, "totals": totals,
+            "shares": {k: v / wall for k, v in totals.items()}}
 
 
 def default_bench_data(net: str) -> str:
@@ -37,12 +67,17 @@ def default_bench_data(net: str) -> str:
 
 
 def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Optional[int] = None,
-                    seed: int = 0, progress=False) -> Dict[str, Any]:
+                    seed: int = 0, progress=False, profile: bool = False) -> Dict[str, Any]:
     """Train one pass (learning on in all layers), then one inference pass (learning off) over the
     same recordings; returns the figures of SPEC section 10 plus the kernels' warm-up time
     (``compile_s``: compiling, or loading numba's disk cache; never in the timed passes).
     ``data``: a SOURCE (default :func:`default_bench_data`). ``progress``: True (bars and the
-    compile announcement on stderr), False, or a :class:`stdpnet.experiment.loop.Progress`."""
+    compile announcement on stderr), False, or a :class:`stdpnet.experiment.loop.Progress`.
+
+    ``profile``: also time every phase of every layer (``"profile"``: ``{"train": ..., "infer": ...}``
+    as :func:`phase_breakdown` returns them). The profiling variant of the kernels is compiled
+    separately (outside the timed passes) and its counters cost a few percent, so the throughput
+    figures of a profiled run are slightly lower than those of a plain one."""
     from .experiment.loop import as_progress
     from .experiment.warmup import warm_up_kernels
 
@@ -57,11 +92,15 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
         indices = indices[: int(samples)]
     stream = streams.LabelledStream(source.dataset, indices=indices, shuffle=True, seed=seed)
     chunks = list(streams.tick_chunks(stream, dt_us=network.dt_us))
-    train = _time_pass(network, chunks, progress.bar(len(chunks), "bench: training"))
+    if profile:  # compile the profiling variant outside the timed passes, on a throw-away network
+        scratch_net = Network.from_spec(net, seed=seed)
+        scratch_net.enable_profiling()
+        scratch_net.run(chunks[0])
+    train, train_prof = _time_pass(network, chunks, progress.bar(len(chunks), "bench: training"), profile)
     network.set_learning(False)
     shift = network.now
     infer_chunks = [type(c)(c.start_tick + shift, c.dt_us, c.events, c.offsets, c.sample, c.label) for c in chunks]
-    infer = _time_pass(network, infer_chunks, progress.bar(len(chunks), "bench: inference"))
+    infer, infer_prof = _time_pass(network, infer_chunks, progress.bar(len(chunks), "bench: inference"), profile)
     tr, inf = train.summary(network.dt_us), infer.summary(network.dt_us)
     return {
         "net": network.spec.text,
@@ -82,6 +121,7 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
         "compile_s": warm.compile_s,
         "compile_from_cache": bool(warm.from_cache),
         "peak_rss_mb": peak_rss_mb(),
+        **({"profile": {"train": train_prof, "infer": infer_prof}} if profile else {}),
     }
 
 
@@ -98,4 +138,20 @@ def format_bench(r: Dict[str, Any]) -> str:
     for name, s in r["spikes_per_sample_train"].items():
         lines.append(f"  {name:6s} {s['learning']:10.1f} {s['inference']:10.1f} {s['synops']:14,.0f}")
     lines.append(f"peak memory: {r['peak_rss_mb']:.0f} MiB")
+    if "profile" in r:
+        lines.append(format_profile(r["profile"]))
     return "\n".join(lines)
+
+
+def format_profile(profile: Dict[str, Any]) -> str:
+    """The per-phase table: seconds and share of the pass's wall time, per layer and in total."""
+    lines = []
+    for pass_name, b in profile.items():
+        names = list(b["layers"])
+        lines.append(f"profile, {pass_name} pass ({b['wall_s']:.2f} s wall; seconds per phase, share of wall):")
+        lines.append(f"  {'phase':14s}" + "".join(f"{n:>9s}" for n in names) + f"{'total':>9s}{'share':>8s}")
+        for ph in list(K.PHASES) + ["driver", "python"]:
+            cells = "".join(f"{b['layers'][n][ph]:9.2f}" if ph in b["layers"][n] else f"{'':9s}" for n in names)
+            lines.append(f"  {ph:14s}{cells}{b['totals'][ph]:9.2f}{100 * b['shares'][ph]:7.1f}%")
+    return "\n".join(lines)
+

@@ -240,7 +240,9 @@ class LearningLayer:
         self.state = K.new_state(c * k_h * k_w * n_maps, n_maps, n_neurons, c * h * w)
         lo, hi = params.weight_range
         self.state.w[:] = np.clip(rng.normal(params.init_mean, params.init_std, self.state.w.size), lo, hi)
-        self.scratch = K.new_scratch(n_positions, n_neurons)
+        # a conv layer delivers each kernel row as one run through kx-mirrored weights (kernels.delivery)
+        n_mirror = self.state.w.size if self.out_hw[1] > 1 else 0
+        self.scratch = K.new_scratch(n_positions, n_neurons, n_mirror)
 
     # ---- parameters: a value; assigning one takes effect at the next tick ----------------------
     @property

@@ -8,6 +8,7 @@ the non-leaky model a silent tick changes nothing.
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
@@ -85,6 +86,10 @@ class Network:
         # tie-breaking RNG (xorshift64*), seeded from the network seed; never zero
         self.rng_state = np.array([((self.seed + 1) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF) | 1], np.uint64)
         self._monitors: List[Callable[[RunResult], None]] = []
+        # per-phase cycle counters (profiling.PHASES columns) and the kernels' wall time, or None:
+        # set by enable_profiling(); the normal path compiles no timers at all
+        self.phase_cycles: Optional[np.ndarray] = None
+        self.kernel_wall_s = 0.0
         self._build_plan()
 
     # ---- construction -----------------------------------------------------------------------
@@ -173,6 +178,15 @@ class Network:
         """Call ``fn(result)`` after every chunk; with a monitor, every spike of every layer is recorded."""
         self._monitors.append(fn)
 
+    def enable_profiling(self, on: bool = True) -> None:
+        """Count CPU cycles per layer and phase (:data:`stdpnet.kernels.profiling.PHASES`) into
+        ``phase_cycles`` and the compiled driver's wall time into ``kernel_wall_s``. The profiling
+        variant of the kernels is a separate compilation; results are bit-identical either way."""
+        from .kernels.profiling import N_PHASES
+
+        self.phase_cycles = np.zeros((len(self.learning_layers), N_PHASES), np.int64) if on else None
+        self.kernel_wall_s = 0.0
+
     def counter_dict(self) -> Dict[str, Dict[str, int]]:
         return {l.name: {"learning_spikes": int(c[0]), "inference_spikes": int(c[1]), "synops": int(c[2])}
                 for l, c in zip(self.learning_layers, self.counters)}
@@ -214,12 +228,15 @@ class Network:
         counts_before = self.counters.copy()
         top_parts, rec_parts = [], []
         done = 0
+        prof = self.phase_cycles
         while done < n_ticks:
+            t_kernel = time.perf_counter()
             ticks_done, n_top, n_rec = K.run_ticks(
                 start + done, ev_x, ev_y, ev_p, offsets[done:], labels[done:], self.input_pool,
                 consts, self._states, self._scratches, self.rng_state, self.counters,
-                self._bufs[0], self._bufs[1], self._top_buf, 0, rec, 0, record,
+                self._bufs[0], self._bufs[1], self._top_buf, 0, rec, 0, record, prof,
             )
+            self.kernel_wall_s += time.perf_counter() - t_kernel
             # the buffers always hold at least one tick's spikes, so every call makes progress
             done += ticks_done
             top_parts.append(self._top_buf[:n_top].copy())

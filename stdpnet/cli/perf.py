@@ -13,6 +13,8 @@ def add_parsers(sub) -> None:
                    help=f"{SOURCE_HELP}; default: the preset's data if available, else synthetic")
     p.add_argument("--samples", type=int, default=None, help="use the first N samples (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, order and synthetic data")
+    p.add_argument("--profile", action="store_true",
+                   help="also time each phase of each layer (delivery, scan, sort, STDP, inhibition, ...)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bars or notes on stderr")
     p.set_defaults(func=cmd_bench)
@@ -34,7 +36,8 @@ def add_parsers(sub) -> None:
 def cmd_bench(a) -> int:
     from ..bench import bench_simulator, format_bench
 
-    report = bench_simulator(net=a.net, data=a.data, samples=a.samples, seed=a.seed, progress=not a.quiet)
+    report = bench_simulator(net=a.net, data=a.data, samples=a.samples, seed=a.seed, progress=not a.quiet,
+                             profile=a.profile)
     print(json.dumps(report) if a.json else format_bench(report))
     return 0
 

@@ -8,14 +8,15 @@ from .state import RULE_RSTDP, RULE_STATIC
 
 
 @njit(cache=True)
-def learn_on_winner(const, state, winner, now, label):
+def learn_on_winner(const, state, w_mirror, winner, now, label):
     """Apply the layer's rule to the kernel of the winner's map, over the winner's receptive field.
 
     Input ``j`` is causal when it spiked since the winner's last learning reset:
     ``t_ref < t_pre_j <= now`` (a same-tick input counts as causal). STDP (``rules.stdp_dw``) or,
     for an R-STDP layer, reward/punishment (``rules.rstdp_dw``) chosen by ``decision_map[f] == label``;
     R-STDP does nothing while no label is present (``label < 0``) or for an unassigned map.
-    Weights are clipped to the rule's range. A static layer never learns.
+    Weights are clipped to the rule's range. A static layer never learns. ``w_mirror`` (size 0:
+    none) is the conv layer's kx-mirrored copy of the weights (:mod:`.delivery`), updated alongside.
     """
     if const.rule == RULE_STATIC:
         return
@@ -42,6 +43,7 @@ def learn_on_winner(const, state, winner, now, label):
     w_min, w_max = const.w_min, const.w_max
     b_plus, b_minus = const.beta_plus, const.beta_minus
     soft = const.soft_bound != 0
+    mirrored = w_mirror.shape[0] > 0
     for c in range(const.c):
         for ky in range(k_h):
             row = (c * h_in + oy + ky) * w_in + ox
@@ -53,4 +55,7 @@ def learn_on_winner(const, state, winner, now, label):
                     dw = rstdp_dw(wi, causal, a_plus, a_minus, w_min, w_max, soft)
                 else:
                     dw = stdp_dw(wi, causal, a_plus, a_minus, b_plus, b_minus, w_min, w_max)
-                w[i] = clip(wi + dw, w_min, w_max)
+                wn = clip(wi + dw, w_min, w_max)
+                w[i] = wn
+                if mirrored:
+                    w_mirror[((c * k_h + ky) * k_w + (k_w - 1 - kx)) * n_maps + f] = wn

@@ -2,6 +2,8 @@
 random order from a checkpointable xorshift64* state."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -49,3 +51,45 @@ def order_by_potential(cand, n, values, rng):
             cand[j] = tmp
         start = stop
     return cand[:n]
+
+
+@njit(cache=True, inline="always")
+def _bits_hash(bits, mask):
+    """Fibonacci hash of a float64's bit pattern (equal positive values have equal bits)."""
+    return np.int64((bits * np.uint64(11400714819323198485)) >> np.uint64(40)) & mask
+
+
+@njit(cache=True)
+def has_equal_values(cand, n, values, table_v, table_gen, gen):
+    """Whether two of ``values[cand[:n]]`` are exactly equal (or one is not finite, or the table is
+    too small: then True, the caller takes the general path).
+
+    Without equal values the seeded tie shuffle of :func:`order_by_potential` draws nothing, so the
+    same-tick greedy choice is fully determined by the values and may be computed without sorting.
+    An open-addressing hash set over ``table_v``/``table_gen`` (``gen[0]`` advances once per call:
+    slots of older calls count as empty, so the table is never cleared), hashed on the values' bit
+    patterns: equal values have equal bits except ``0.0 == -0.0``, which cannot occur here (a
+    candidate is at or above a positive threshold). O(n), no allocation.
+    """
+    cap = table_v.shape[0]
+    size = 16
+    while size < 2 * n:
+        size <<= 1
+    if size > cap:
+        return True
+    mask = size - 1
+    gen[0] += 1
+    g = gen[0]
+    bits = values.view(np.uint64)  # no copy: the same memory read as bit patterns
+    for k in range(n):
+        v = values[cand[k]]
+        if not math.isfinite(v):
+            return True
+        h = _bits_hash(bits[cand[k]], mask)
+        while table_gen[h] == g:
+            if table_v[h] == v:
+                return True
+            h = (h + 1) & mask
+        table_gen[h] = g
+        table_v[h] = v
+    return False

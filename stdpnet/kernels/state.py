@@ -88,7 +88,7 @@ class LayerState(NamedTuple):
 
 
 class LayerScratch(NamedTuple):
-    """Per-tick buffers of one layer (empty between ticks)."""
+    """Per-tick buffers of one layer (empty between ticks), and derived copies (never checkpointed)."""
 
     touched: np.ndarray  # int64 per position: positions that received input this tick
     touched_mark: np.ndarray  # uint8 per position
@@ -96,6 +96,14 @@ class LayerScratch(NamedTuple):
     cand_infer: np.ndarray  # int64 per neuron
     spikes: np.ndarray  # int64 per neuron: this tick's inference spikes
     winners: np.ndarray  # int64 per neuron: this tick's learning winners
+    # float64: a conv layer's weights with the kx axis reversed (see kernels.delivery), size 0 for a
+    # dense layer; derived from state.w at the start of every chunk, kept in step by the rule
+    w_mirror: np.ndarray
+    # the same-tick tie test's hash set (kernels.ordering.has_equal_values): values, the call that
+    # wrote each slot, and the number of calls so far (int64[1])
+    tie_v: np.ndarray
+    tie_gen: np.ndarray
+    tie_count: np.ndarray
 
 
 STATE_FIELDS = LayerState._fields
@@ -117,7 +125,7 @@ def new_state(n_weights: int, n_maps: int, n_neurons: int, n_inputs: int) -> Lay
     )
 
 
-def new_scratch(n_positions: int, n_neurons: int) -> LayerScratch:
+def new_scratch(n_positions: int, n_neurons: int, n_mirror: int = 0) -> LayerScratch:
     return LayerScratch(
         touched=np.zeros(n_positions, np.int64),
         touched_mark=np.zeros(n_positions, np.uint8),
@@ -125,7 +133,20 @@ def new_scratch(n_positions: int, n_neurons: int) -> LayerScratch:
         cand_infer=np.zeros(n_neurons, np.int64),
         spikes=np.zeros(n_neurons, np.int64),
         winners=np.zeros(n_neurons, np.int64),
+        w_mirror=np.zeros(n_mirror),
+        tie_v=np.zeros(tie_slots(n_neurons)),
+        tie_gen=np.zeros(tie_slots(n_neurons), np.int64),
+        tie_count=np.zeros(1, np.int64),
     )
+
+
+def tie_slots(n_neurons: int) -> int:
+    """Size of the tie test's hash set: twice the candidates it may hold (a power of two), at most
+    16384 slots (256 KiB); a tick with more than half that many candidates takes the sorting path."""
+    size = 16
+    while size < 2 * n_neurons and size < 16384:
+        size <<= 1
+    return size
 
 
 def hwf_to_fhw(flat: np.ndarray, n_maps: int, n_positions: int) -> np.ndarray:

@@ -9,122 +9,152 @@ layer's kernel covers its whole input), so one driver serves all of them with no
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
+from .delivery import MAYBE_INFER, MAYBE_LEARN, deliver, sync_mirror
 from .inhibition import inhibit_inference, inhibit_learning
 from .learning import learn_on_winner
-from .ordering import order_by_potential
+from .ordering import has_equal_values, order_by_potential
+from .profiling import PH_DELIVER, PH_INFER, PH_INHIBIT, PH_LEARN, PH_ROUTE, PH_SCAN, PH_SORT_LEARN, clock, lap
 from .state import KIND_INFER, KIND_LEARN, R_NONE, RESET_SUBTRACT
 
 
-@njit(cache=True)
-def _decay(v, t_upd, i, now, tau):
-    if t_upd[i] != now:
-        v[i] *= math.exp(-(now - t_upd[i]) / tau)
-        t_upd[i] = now
+@njit(cache=True, inline="always")
+def _any_at_least(v, nbase, n, theta):
+    """Whether any of ``v[nbase:nbase+n]`` is ``>= theta``: an or-reduction over a slice, which
+    vectorises without fastmath (a max-reduction does not: numba's ``max`` handles NaN)."""
+    vs = v[nbase:nbase + n]
+    hit = False
+    for f in range(n):
+        hit |= vs[f] >= theta
+    return hit
+
+
+@njit(cache=True, inline="always")
+def _collect(v, t_spike, nbase, n, theta, now, refractory, cand, n_c):
+    """Append to ``cand[n_c:]`` the neurons ``nbase + f`` (``f < n``) with ``v >= theta`` that are not
+    refractory, in ``f`` order; returns the new count. For many maps (``n >= 64``) without a
+    refractory period the append is branchless (write the index, advance by the comparison; every
+    write lands below the number of neurons seen so far, so ``cand`` never overflows): a branch on
+    each of 128 maps mispredicts often; for few maps the branch is cheaper."""
+    vs = v[nbase:nbase + n]
+    if refractory == 0 and n >= 64:
+        for f in range(n):
+            cand[n_c] = nbase + f
+            n_c += vs[f] >= theta
+    else:
+        for f in range(n):
+            if vs[f] >= theta and now - t_spike[nbase + f] >= refractory:
+                cand[n_c] = nbase + f
+                n_c += 1
+    return n_c
+
+
+@njit(cache=True, inline="always")
+def _accept_learning(const, state, scratch, i, now, label, prof, layer, t0):
+    """Neuron ``i`` is a learning winner: the rule on its kernel, its reset, learning inhibition.
+    Returns the profiling clock (``t0`` advanced through the LEARN and INHIBIT phases)."""
+    learn_on_winner(const, state, scratch.w_mirror, i, now, label)
+    t0 = lap(prof, layer, PH_LEARN, t0)
+    if const.reset == RESET_SUBTRACT:
+        state.v_learn[i] -= const.theta_learn
+    else:
+        state.v_learn[i] = 0.0
+    state.t_ref[i] = now
+    state.t_spike_learn[i] = now
+    inhibit_learning(state.v_learn, state.t_ref, i, now, const.n_maps, const.h_out, const.w_out, const.r_learn)
+    return lap(prof, layer, PH_INHIBIT, t0)
+
+
+@njit(cache=True, inline="always")
+def _accept_inference(const, state, i, now):
+    """Neuron ``i`` fires an inference spike: its reset and inference inhibition. Returns ``i``."""
+    if const.reset == RESET_SUBTRACT:
+        state.v_infer[i] -= const.theta_infer
+    else:
+        state.v_infer[i] = 0.0
+    state.t_spike_infer[i] = now
+    inhibit_inference(state.v_infer, i, const.n_maps, const.h_out, const.w_out, const.r_infer)
+    return i
 
 
 @njit(cache=True)
-def _add_into(v, wk):
-    """``v += wk`` on equally long slices (explicit loop: numba's array expression is slower here)."""
-    for f in range(wk.shape[0]):
-        v[f] += wk[f]
+def _take_best(cand, m, values, theta):
+    """The greedy step without a sort, valid when no two candidates' values are equal.
+
+    Drops from ``cand[:m]`` every candidate inhibited so far (value below ``theta``: inhibition sets
+    it to 0, and ``theta > 0``), removes the one with the largest value and returns it with the new
+    count, or ``(-1, 0)`` when none is left. A candidate still at or above threshold was never
+    touched since the scan, so its value is the one the sorted order would have used; and with no
+    equal values the sort draws no random numbers. So taking the maximum again and again accepts the
+    very neurons, in the very order, that sorting then walking the list accepts."""
+    j = 0
+    best = -1
+    best_v = -np.inf
+    for k in range(m):
+        c = cand[k]
+        v = values[c]
+        if v >= theta:
+            cand[j] = c
+            if v > best_v:
+                best_v = v
+                best = j
+            j += 1
+    if best < 0:
+        return -1, 0
+    i = cand[best]
+    cand[best] = cand[j - 1]
+    return i, j - 1
 
 
 @njit(cache=True)
-def _add_into_both(v_learn, v_infer, wk):
-    """``v_learn += wk; v_infer += wk`` on equally long slices, loading each weight once."""
-    for f in range(wk.shape[0]):
-        wv = wk[f]
-        v_learn[f] += wv
-        v_infer[f] += wv
-
-
-@njit(cache=True, fastmath=True)
-def _max_of(v, start, n):
-    """max(v[start:start+n]); fastmath only lets the exact max-reduction vectorise."""
-    m = -np.inf
-    for f in range(start, start + n):
-        m = max(m, v[f])
+def _position_maxima(cand, n, n_maps, values):
+    """Replace ``cand[:n]`` (grouped by position, as the scan lists them) with each position's
+    candidate of largest value, in position order; returns their number."""
+    m = 0
+    k = 0
+    while k < n:
+        pos = cand[k] // n_maps
+        best = cand[k]
+        best_v = values[best]
+        k += 1
+        while k < n and cand[k] // n_maps == pos:
+            v = values[cand[k]]
+            if v > best_v:
+                best_v = v
+                best = cand[k]
+            k += 1
+        cand[m] = best
+        m += 1
     return m
 
 
 @njit(cache=True)
-def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in):
+def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in, prof=None, layer=0):
     """Advance one layer by one tick. Returns ``(n_inference_spikes, n_learning_spikes, synops)``.
 
     ``in_c/in_y/in_x[:n_in]`` are this tick's input spikes (already pooled into this layer's input
     coordinates). Inference spikes (hwf indices) go to ``scratch.spikes``, learning winners to
-    ``scratch.winners``.
+    ``scratch.winners``. ``prof``: None, or the per-phase cycle counters (:mod:`.profiling`) whose
+    row ``layer`` this call adds to.
     """
+    t0 = clock(prof)
     n_maps = const.n_maps
-    k_h = const.k_h
-    k_w = const.k_w
-    h_out = const.h_out
-    w_out = const.w_out
-    h_in = const.h_in
-    w_in = const.w_in
     learning = const.learning != 0
     theta_l = const.theta_learn
     theta_i = const.theta_infer
-    tau = const.leak_tau
     refractory = const.refractory
-    subtract = const.reset == RESET_SUBTRACT
-    plain = tau == 0.0 and refractory == 0
-    w = state.w
     v_learn = state.v_learn
     v_infer = state.v_infer
-    t_ref = state.t_ref
     t_spike_learn = state.t_spike_learn
     t_spike_infer = state.t_spike_infer
-    t_pre = state.t_pre
     touched = scratch.touched
     touched_mark = scratch.touched_mark
-    n_touched = 0
-    synops = 0
-    # 1. deliver every input spike of this tick to both accumulators (adds only, vectorised);
-    #    thresholds are checked once per touched position after all of the tick's input arrived
-    for s in range(n_in):
-        c = in_c[s]
-        y = in_y[s]
-        x = in_x[s]
-        t_pre[(c * h_in + y) * w_in + x] = now
-        ky0 = max(0, y - h_out + 1)
-        ky1 = min(k_h - 1, y)
-        kx0 = max(0, x - w_out + 1)
-        kx1 = min(k_w - 1, x)
-        for ky in range(ky0, ky1 + 1):
-            oy = y - ky
-            for kx in range(kx0, kx1 + 1):
-                ox = x - kx
-                pos = oy * w_out + ox
-                if touched_mark[pos] == 0:
-                    touched_mark[pos] = 1
-                    touched[n_touched] = pos
-                    n_touched += 1
-                wbase = ((c * k_h + ky) * k_w + kx) * n_maps
-                wk = w[wbase:wbase + n_maps]
-                nbase = pos * n_maps
-                synops += n_maps
-                if plain:
-                    if learning:
-                        _add_into_both(v_learn[nbase:nbase + n_maps], v_infer[nbase:nbase + n_maps], wk)
-                    else:
-                        _add_into(v_infer[nbase:nbase + n_maps], wk)
-                else:
-                    for f in range(n_maps):
-                        i = nbase + f
-                        if learning and now - t_spike_learn[i] >= refractory:
-                            if tau > 0.0:
-                                _decay(v_learn, state.t_upd_learn, i, now, tau)
-                            v_learn[i] += w[wbase + f]
-                        if now - t_spike_infer[i] >= refractory:
-                            if tau > 0.0:
-                                _decay(v_infer, state.t_upd_infer, i, now, tau)
-                            v_infer[i] += w[wbase + f]
+    # 1. deliver every input spike of this tick to both accumulators; thresholds are tested once
+    #    per position after all of the tick's input arrived, only where an add reached one
+    n_touched, synops = deliver(const, state, scratch, now, in_c, in_y, in_x, n_in)
+    t0 = lap(prof, layer, PH_DELIVER, t0)
     # threshold scan of the touched positions
     cand_learn = scratch.cand_learn
     cand_infer = scratch.cand_infer
@@ -132,64 +162,82 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in):
     n_ci = 0
     for k in range(n_touched):
         pos = touched[k]
+        mark = touched_mark[pos]
         touched_mark[pos] = 0
         nbase = pos * n_maps
-        if learning and _max_of(v_learn, nbase, n_maps) >= theta_l:
-            for f in range(n_maps):
-                if v_learn[nbase + f] >= theta_l and now - t_spike_learn[nbase + f] >= refractory:
-                    cand_learn[n_cl] = nbase + f
-                    n_cl += 1
-        if _max_of(v_infer, nbase, n_maps) >= theta_i:
-            for f in range(n_maps):
-                if v_infer[nbase + f] >= theta_i and now - t_spike_infer[nbase + f] >= refractory:
-                    cand_infer[n_ci] = nbase + f
-                    n_ci += 1
+        if learning and mark & MAYBE_LEARN and _any_at_least(v_learn, nbase, n_maps, theta_l):
+            n_cl = _collect(v_learn, t_spike_learn, nbase, n_maps, theta_l, now, refractory, cand_learn, n_cl)
+        if mark & MAYBE_INFER and _any_at_least(v_infer, nbase, n_maps, theta_i):
+            n_ci = _collect(v_infer, t_spike_infer, nbase, n_maps, theta_i, now, refractory, cand_infer, n_ci)
+    t0 = lap(prof, layer, PH_SCAN, t0)
     # 2. learning winners: greedy by V_learn, the rule, inhibition
     winners = scratch.winners
     n_win = 0
     if n_cl > 0:
-        order = order_by_potential(cand_learn, n_cl, v_learn, rng)
-        for k in range(n_cl):
-            i = order[k]
-            if v_learn[i] < theta_l:  # inhibited by an earlier winner of this tick
-                continue
-            learn_on_winner(const, state, i, now, label)
-            if subtract:
-                v_learn[i] -= theta_l
-            else:
-                v_learn[i] = 0.0
-            t_ref[i] = now
-            t_spike_learn[i] = now
-            inhibit_learning(v_learn, t_ref, i, now, n_maps, h_out, w_out, const.r_learn)
-            winners[n_win] = i
-            n_win += 1
+        if n_cl == 1 or not has_equal_values(cand_learn, n_cl, v_learn, scratch.tie_v, scratch.tie_gen,
+                                             scratch.tie_count):
+            # no exact ties: repeatedly take the largest live candidate (see _take_best)
+            t0 = lap(prof, layer, PH_SORT_LEARN, t0)
+            m = n_cl
+            while True:
+                i, m = _take_best(cand_learn, m, v_learn, theta_l)
+                if i < 0:
+                    break
+                t0 = _accept_learning(const, state, scratch, i, now, label, prof, layer, t0)
+                winners[n_win] = i
+                n_win += 1
+        else:
+            order = order_by_potential(cand_learn, n_cl, v_learn, rng)
+            t0 = lap(prof, layer, PH_SORT_LEARN, t0)
+            for k in range(n_cl):
+                i = order[k]
+                if v_learn[i] < theta_l:  # inhibited by an earlier winner of this tick
+                    continue
+                t0 = _accept_learning(const, state, scratch, i, now, label, prof, layer, t0)
+                winners[n_win] = i
+                n_win += 1
     # 3. inference spikes: greedy by V_infer with inter-map inhibition (or none)
     spikes = scratch.spikes
     n_spk = 0
     if n_ci > 0:
         r_infer = const.r_infer
-        if r_infer == R_NONE:
-            order = cand_infer[:n_ci]
+        if r_infer == R_NONE:  # no inhibition: every candidate fires, in candidate order
+            for k in range(n_ci):
+                spikes[n_spk] = _accept_inference(const, state, cand_infer[k], now)
+                n_spk += 1
+        elif n_ci == 1 or not has_equal_values(cand_infer, n_ci, v_infer, scratch.tie_v, scratch.tie_gen,
+                                               scratch.tie_count):
+            if r_infer == 0:
+                # same-position window: each position's largest candidate fires (they cannot
+                # inhibit one another), in descending order of potential
+                m = _position_maxima(cand_infer, n_ci, n_maps, v_infer)
+                order = order_by_potential(cand_infer, m, v_infer, rng)  # no ties: draws nothing
+                for k in range(m):
+                    spikes[n_spk] = _accept_inference(const, state, order[k], now)
+                    n_spk += 1
+            else:
+                m = n_ci
+                while True:
+                    i, m = _take_best(cand_infer, m, v_infer, theta_i)
+                    if i < 0:
+                        break
+                    spikes[n_spk] = _accept_inference(const, state, i, now)
+                    n_spk += 1
         else:
             order = order_by_potential(cand_infer, n_ci, v_infer, rng)
-        for k in range(n_ci):
-            i = order[k]
-            if v_infer[i] < theta_i:
-                continue
-            if subtract:
-                v_infer[i] -= theta_i
-            else:
-                v_infer[i] = 0.0
-            t_spike_infer[i] = now
-            inhibit_inference(v_infer, i, n_maps, h_out, w_out, r_infer)
-            spikes[n_spk] = i
-            n_spk += 1
+            for k in range(n_ci):
+                i = order[k]
+                if v_infer[i] < theta_i:
+                    continue
+                spikes[n_spk] = _accept_inference(const, state, i, now)
+                n_spk += 1
+    lap(prof, layer, PH_INFER, t0)
     return n_spk, n_win, synops
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts, states, scratches,
-              rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record):
+              rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record, prof=None):
     """Step every layer through the ticks ``start_tick + i`` for ``i < len(offsets) - 1``.
 
     ``ev_*[offsets[i]:offsets[i+1]]`` are the input events of tick ``i`` (sensor coordinates;
@@ -199,6 +247,9 @@ def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts,
     to ``top_out[n_top:]`` as ``(tick, neuron)``; with ``record``, every spike of every layer is
     appended to ``rec[n_rec:]`` as ``(tick, layer, kind, neuron)``. ``counters[l]`` accumulates
     ``(learning spikes, inference spikes, synaptic operations)``.
+
+    ``prof``: None (the normal path: no timers compiled in) or an int64 array
+    ``(n_layers, profiling.N_PHASES)`` of per-phase cycle counters to add to.
 
     Stops early, before a tick whose spikes might not fit in ``top_out``/``rec``; returns
     ``(ticks_done, n_top, n_rec)`` so the caller can grow the buffers and call again.
@@ -214,6 +265,8 @@ def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts,
         all_neurons += cl.n_maps * cl.h_out * cl.w_out
     h0 = consts[0].h_in
     w0 = consts[0].w_in
+    for l in range(n_layers):  # the conv layers' mirrored weights, from w as it is now
+        sync_mirror(consts[l], states[l], scratches[l])
     for t in range(n_ticks):
         if n_top + top_neurons > top_out.shape[0]:
             return t, n_top, n_rec
@@ -231,10 +284,15 @@ def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts,
                 in_buf[n_in, 2] = x
                 n_in += 1
         for l in range(n_layers):
+            if n_in == 0:
+                # a layer with no input this tick touches no neuron, so it cannot spike: it and
+                # every layer above it are left as they are (leak and refractoriness are lazy)
+                break
             const = consts[l]
             scratch = scratches[l]
             n_spk, n_win, synops = layer_tick(const, states[l], scratch, now, label, rng,
-                                              in_buf[:, 0], in_buf[:, 1], in_buf[:, 2], n_in)
+                                              in_buf[:, 0], in_buf[:, 1], in_buf[:, 2], n_in, prof, l)
+            t_route = clock(prof)
             counters[l, 0] += n_win
             counters[l, 1] += n_spk
             counters[l, 2] += synops
@@ -278,4 +336,5 @@ def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts,
                         n_next += 1
                 in_buf, next_buf = next_buf, in_buf
                 n_in = n_next
+            lap(prof, l, PH_ROUTE, t_route)
     return n_ticks, n_top, n_rec
