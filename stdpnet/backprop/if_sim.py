@@ -15,14 +15,22 @@ Dynamics (SPEC 11), event by event:
   ``V_i += theta``. Several spikes in a row stand for the consecutive time steps of the clocked
   formulation (one spike per step). Spikes reach the next layer at once (depth first);
 * after the last event, layer by layer from the bottom up, the **residual spike**: ``+1`` if
-  ``V_i > theta / 2``; ``-1`` if ``V_i < -theta / 2`` and (ReLU) the count is positive; each
+  ``V_i >= theta / 2``; ``-1`` if ``V_i < -theta / 2`` and (ReLU) the count is positive; each
   residual spike is delivered (and may make upper layers spike) before the next layer's turn;
 * the readout layer accumulates only: its final potentials are the logits.
 
 Why it is exact: the net count ``S`` and total input ``a = b + sum_j w_ij S_j`` leave
 ``V = a - theta S``; the rules end with ``|V| < theta`` (or ``S = 0``, ``a <= -theta``), and the
-residual spike brings ``V`` into ``[-theta/2, theta/2]``, i.e. ``S = ReLU(round(a / theta))``
-(ties at exactly ``+-theta/2`` aside, which have measure zero for real weights).
+residual spike brings ``V`` into ``[-theta/2, theta/2)``, so ``a/theta - 1/2 < S <= a/theta + 1/2``:
+``S = ReLU(floor(a / theta + 1/2))``, rounding half up.
+
+**[decision] ``>=`` on the positive side.** SPEC 11 writes ``V(T) > theta/2``; with both
+comparisons strict an exact tie ``a / theta = n + 1/2`` ends at ``V = +theta/2`` (count ``n``) or
+``-theta/2`` (count ``n + 1``) depending on the order of the spikes. Average pooling of integer
+counts makes such ties common (a mean of 2.5 spikes), so the tie is resolved upwards whatever the
+order, and the ANN rounds half up to match. The equality is exact when the arithmetic is:
+``theta`` a power of two (``1`` by default) for ``avg`` pooling (weights ``1/P^2``), any
+``theta`` for ``sum`` pooling, and float64 on both sides.
 """
 from __future__ import annotations
 
@@ -255,7 +263,7 @@ def _run_sample(kind, in_shape, out_shape, kernel, w, w_off, b, b_off, theta, re
             for i in range(v_off[l + 1] - v_off[l]):
                 idx = v_off[l] + i
                 sign = 0
-                if v[idx] > 0.5 * th:
+                if v[idx] >= 0.5 * th:  # ties round half up: see the module docstring
                     sign = 1
                 elif v[idx] < -0.5 * th and (not relu[l] or counts[idx] > 0):
                     sign = -1

@@ -5,7 +5,8 @@ An IF neuron with subtractive reset, ``V(t+1) = V(t) - theta s(t) + sum_j w_ij s
 
     S_i = ReLU(round((sum_j w_ij S_j + b_i) / theta))                 (conv and dense layers)
 
-of its inputs' net counts ``S_j``; the input layer's counts are the sample's event counts per
+of its inputs' net counts ``S_j``, with ``round(q) = floor(q + 1/2)`` (half up: the tie rule of
+:mod:`.if_sim`, a [decision]); the input layer's counts are the sample's event counts per
 pixel (:func:`~.frames.count_frames`). Pooling is a *linear* IF layer (no ReLU condition on
 negative spikes) with fixed weights: ``avg`` (the thesis): weights ``1 / P^2``, so
 ``S = round(mean(S_window) / theta)``; ``sum``: weights ``theta``, so ``S = sum(S_window)``
@@ -72,12 +73,12 @@ def resolve_options(options, train_x=None) -> SpikeGradOptions:
 
 
 def quantise(a, theta: float, *, relu: bool = True, max_count: Optional[int] = None):
-    """Net spike count of an IF neuron with total input ``a``: ``round(a / theta)`` (``ReLU``-ed for
-    ``relu``, capped at ``max_count``), exact integers in the forward pass, straight-through
+    """Net spike count of an IF neuron with total input ``a``: ``floor(a / theta + 1/2)`` (``ReLU``-ed
+    for ``relu``, capped at ``max_count``), exact integers in the forward pass, straight-through
     derivative ``[a > 0] / theta`` (``relu``) or ``1 / theta`` (linear), zero above the cap."""
     jax, jnp = require_jax()
     q = a / theta
-    s = jnp.round(q)
+    s = jnp.floor(q + 0.5)  # half up, as the IF network's residual spike (not numpy's half-to-even)
     passes = jnp.ones_like(q, dtype=bool)
     if relu:
         s = jnp.maximum(s, 0.0)
