@@ -9,6 +9,7 @@ batch order, fixed batch shapes: the last batch is padded with zero-weight sampl
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import time
@@ -103,43 +104,55 @@ def _padded_batches(n: int, batch_size: int, order: np.ndarray):
         yield index, weight
 
 
-class _Compiled:
-    """The jitted functions of one (method, topology, options, lr)."""
-
-    def __init__(self, module, topology: Topology, options, lr: float):
-        jax, jnp = require_jax()
-        optax = require_optax()
-        self.optimizer = optax.adam(lr)
-
-        def loss_fn(params, x, y, w):
-            logits, _ = module.forward(params, x, topology, options)
-            ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-            return (ce * w).sum() / w.sum()
-
-        def step(params, opt_state, x, y, w):
-            loss, grads = jax.value_and_grad(loss_fn)(params, x, y, w)
-            updates, opt_state = self.optimizer.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, loss
-
-        def infer(params, x, y):
-            logits, stats = module.forward(params, x, topology, options)
-            scores = stats.get("scores", logits) if isinstance(stats, dict) else logits
-            ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-            spikes = stats.get("spikes") or {}
-            return jnp.argmax(scores, axis=1), ce, stats["ops"], spikes
-
-        self.step = jax.jit(step)
-        self.infer = jax.jit(infer)
+@functools.lru_cache(maxsize=8)
+def _optimizer(lr: float):
+    return require_optax().adam(lr)
 
 
-def _run_inference(compiled: _Compiled, params, x, y, batch_size: int):
+@functools.lru_cache(maxsize=8)
+def _step_function(module, topology: Topology, options, lr: float):
+    """Jitted Adam step on the weighted mean cross-entropy; cached, so repeated runs (seeds,
+    determinism checks) compile once."""
+    jax, _ = require_jax()
+    optax = require_optax()
+    optimizer = _optimizer(lr)
+
+    def loss_fn(params, x, y, w):
+        logits, _ = module.forward(params, x, topology, options)
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        return (ce * w).sum() / w.sum()
+
+    def step(params, opt_state, x, y, w):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y, w)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return jax.jit(step)
+
+
+@functools.lru_cache(maxsize=8)
+def _infer_function(module, topology: Topology, options):
+    """Jitted inference: (predicted class, cross-entropy, ops, spikes per layer) per sample."""
+    jax, jnp = require_jax()
+    optax = require_optax()
+
+    def infer(params, x, y):
+        logits, stats = module.forward(params, x, topology, options)
+        scores = stats.get("scores", logits)
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        return jnp.argmax(scores, axis=1), ce, stats["ops"], stats.get("spikes") or {}
+
+    return jax.jit(infer)
+
+
+def _run_inference(infer, params, x, y, batch_size: int):
     """Predictions, losses, ops and spikes per layer (numpy, one row per sample)."""
     _, jnp = require_jax()
     n = len(x)
     preds, losses, n_ops, spikes = [], [], [], {}
     for index, weight in _padded_batches(n, batch_size, np.arange(n)):
         real = int(weight.sum())
-        p, ce, o, s = compiled.infer(params, jnp.asarray(x[index]), jnp.asarray(y[index]))
+        p, ce, o, s = infer(params, jnp.asarray(x[index]), jnp.asarray(y[index]))
         preds.append(np.asarray(p)[:real])
         losses.append(np.asarray(ce)[:real])
         n_ops.append(np.asarray(o)[:real])
@@ -173,9 +186,10 @@ def train_method(method: str, spec_text: str, train_x, train_y, val_x, val_y, *,
         raise ConfigError("train_method needs training and validation samples (early stopping uses the "
                           "validation split); split the training data with streams.stratified_split")
     options = module.resolve_options(options, train_x)
-    compiled = _Compiled(module, topology, options, float(lr))
+    step = _step_function(module, topology, options, float(lr))
+    infer = _infer_function(module, topology, options)
     params = jax.tree.map(jnp.asarray, init_params(topology, seed))
-    opt_state = compiled.optimizer.init(params)
+    opt_state = _optimizer(float(lr)).init(params)
     rng = np.random.default_rng([int(seed), 1])  # batch order; stream 0 is not used elsewhere
     best = (-1.0, math.inf)
     best_params, best_epoch, history = params, 0, []
@@ -183,10 +197,10 @@ def train_method(method: str, spec_text: str, train_x, train_y, val_x, val_y, *,
     for epoch in range(1, max_epochs + 1):
         losses = []
         for index, weight in _padded_batches(len(train_x), batch_size, rng.permutation(len(train_x))):
-            params, opt_state, loss = compiled.step(params, opt_state, jnp.asarray(train_x[index]),
+            params, opt_state, loss = step(params, opt_state, jnp.asarray(train_x[index]),
                                                     jnp.asarray(train_y[index]), jnp.asarray(weight))
             losses.append(float(loss) * weight.sum())
-        preds, val_losses, _, _ = _run_inference(compiled, params, val_x, val_y, batch_size)
+        preds, val_losses, _, _ = _run_inference(infer, params, val_x, val_y, batch_size)
         row = {"epoch": epoch, "train_loss": float(np.sum(losses) / len(train_x)),
                "val_loss": float(np.mean(val_losses)), "val_accuracy": float(np.mean(preds == val_y))}
         history.append(row)
@@ -213,23 +227,13 @@ def _spec_readout(spec_text):
     return parse_spec(spec_text).readout_classes if isinstance(spec_text, str) else spec_text.readout_classes
 
 
-_COMPILED_CACHE: Dict[tuple, _Compiled] = {}
-
-
-def _compiled_for(model: TrainedModel) -> _Compiled:
-    key = (model.method, model.topology, model.options)
-    if key not in _COMPILED_CACHE:
-        _COMPILED_CACHE.clear()  # one model at a time: keep memory bounded
-        _COMPILED_CACHE[key] = _Compiled(method_module(model.method), model.topology, model.options, 1e-3)
-    return _COMPILED_CACHE[key]
-
-
 def predict(model: TrainedModel, x, *, batch_size: int = 64) -> np.ndarray:
     """Predicted class of every sample of ``x`` (same kind and shape as the training samples)."""
     module = method_module(model.method)
     x, y = _check_data(module, model.topology, x, np.zeros(len(x), np.int64), "predict input",
                        model.sample_shape)
-    preds, _, _, _ = _run_inference(_compiled_for(model), _device(model.params), x, y, batch_size)
+    preds, _, _, _ = _run_inference(_infer_function(module, model.topology, model.options),
+                                     _device(model.params), x, y, batch_size)
     return preds.astype(np.int64)
 
 
@@ -244,7 +248,8 @@ def evaluate(model: TrainedModel, x, y, *, batch_size: int = 64) -> Dict[str, An
     """
     module = method_module(model.method)
     x, y = _check_data(module, model.topology, x, y, "evaluation data", model.sample_shape)
-    preds, _, n_ops, spikes = _run_inference(_compiled_for(model), _device(model.params), x, y, batch_size)
+    preds, _, n_ops, spikes = _run_inference(_infer_function(module, model.topology, model.options),
+                                     _device(model.params), x, y, batch_size)
     mean_ops = float(np.mean(n_ops)) if len(n_ops) else 0.0
     per_layer = {name: float(np.mean(v)) for name, v in spikes.items()}
     return {

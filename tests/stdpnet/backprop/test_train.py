@@ -45,7 +45,6 @@ def test_each_method_learns_the_synthetic_task(trained, method):
     assert report["accuracy"] == pytest.approx(model.best_val_accuracy)
     assert model.wall_time_s < 60 and 1 <= model.best_epoch <= model.epochs <= 12
     assert len(model.history) == model.epochs
-    np.testing.assert_array_equal(bp.predict(model, xv) == yv, np.ones(len(yv), bool) * (bp.predict(model, xv) == yv))
     assert np.mean(bp.predict(model, xv) == yv) == report["accuracy"]
 
 
@@ -85,13 +84,13 @@ def test_spikegrad_model_runs_as_its_spiking_network(trained, synthetic_split):
 @pytest.mark.parametrize("method", ["spikegrad", "surrogate"])
 def test_same_seed_same_numbers(synthetic_split, method):
     x, y, xv, yv = arrays(synthetic_split, method, n_bins=5)
-    runs = [bp.train_method(method, SYNTHETIC_SPEC, x[:120], y[:120], xv, yv, seed=5, max_epochs=2,
+    runs = [bp.train_method(method, SYNTHETIC_SPEC, x[:64], y[:64], xv, yv, seed=5, max_epochs=2,
                             patience=2, n_classes=4) for _ in range(2)]
     assert runs[0].history == runs[1].history
     for name in runs[0].params:
         for key in ("w", "b"):
             np.testing.assert_array_equal(runs[0].params[name][key], runs[1].params[name][key])
-    other = bp.train_method(method, SYNTHETIC_SPEC, x[:120], y[:120], xv, yv, seed=6, max_epochs=1,
+    other = bp.train_method(method, SYNTHETIC_SPEC, x[:64], y[:64], xv, yv, seed=6, max_epochs=1,
                             patience=1, n_classes=4)
     assert not np.array_equal(other.params["fc1"]["w"], runs[0].params["fc1"]["w"])
 
