@@ -10,10 +10,13 @@ Dynamics (SPEC 11), event by event:
   spike of input neuron ``(c = p, y, x)``;
 * a spike ``s = +-1`` of neuron ``j`` adds ``s * w_ij`` to the potential ``V_i`` of every target
   ``i`` (one accumulate each); potentials start at the bias, ``V(0) = b_i`` (0 for pooling);
+* at time 0, bottom up, every neuron whose bias reaches the threshold fires as below;
 * after each input, while ``V_i >= theta``: a ``+1`` spike, ``V_i -= theta``; while
   ``V_i <= -theta`` and (ReLU neurons only) the neuron's net count is positive: a ``-1`` spike,
   ``V_i += theta``. Several spikes in a row stand for the consecutive time steps of the clocked
-  formulation (one spike per step). Spikes reach the next layer at once (depth first);
+  formulation (one spike per step). Spikes reach the next layer at once (depth first); the
+  ``n`` spikes one delivery causes travel together, as ``n * w`` on each synapse (``n``
+  accumulates);
 * after the last event, layer by layer from the bottom up, the **residual spike**: ``+1`` if
   ``V_i >= theta / 2``; ``-1`` if ``V_i < -theta / 2`` and (ReLU) the count is positive; each
   residual spike is delivered (and may make upper layers spike) before the next layer's turn;
@@ -42,10 +45,9 @@ import numpy as np
 
 from ..errors import ConfigError
 from .frames import _pixel_index
-from .topology import Topology, check_params
+from .topology import Topology, check_params, fan_out
 
 _CONV, _POOL, _DENSE, _READOUT = 0, 1, 2, 3
-_INITIAL_STACK = 4096
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def simulate_if(params, events: np.ndarray, topology: Topology, options=None, *,
     negative = np.zeros(n_layers, dtype=np.int64)
     n_ops = _run_sample(plan["kind"], plan["in_shape"], plan["out_shape"], plan["kernel"],
                         plan["w"], plan["w_off"], plan["b"], plan["b_off"], plan["theta"],
-                        plan["relu"], plan["pool_weight"], plan["v_off"], input_index,
+                        plan["relu"], plan["pool_weight"], plan["v_off"], plan["stack_size"], input_index,
                         bool(residual), v, counts, positive, negative)
     off = plan["v_off"]
     result_counts = {}
@@ -139,7 +141,8 @@ def _plan(params, topology: Topology, options) -> dict:
         else:
             kind[l] = _CONV if layer.kind == "conv" else _DENSE
             kernel[l] = layer.kernel
-            w = np.asarray(params[layer.name]["w"], dtype=np.float64).ravel()
+            w = np.asarray(params[layer.name]["w"], dtype=np.float64)
+            w = (w.T if layer.kind == "dense" else w).ravel()  # dense: (n_in, n_out), a row per input
             b = np.asarray(params[layer.name]["b"], dtype=np.float64).ravel()
         weights.append(w)
         biases.append(b)
@@ -147,60 +150,63 @@ def _plan(params, topology: Topology, options) -> dict:
         b_off.append(b_off[-1] + len(b))
     kind[-1] = _READOUT
     sizes = [layer.n_neurons for layer in topology.layers]
+    # depth-first delivery pushes at most one entry per target of a delivery, per layer
+    stack_size = 1 + sum(int(np.max(fan_out(layer))) for layer in topology.layers)
     return {"kind": kind, "in_shape": in_shape, "out_shape": out_shape, "kernel": kernel,
             "w": np.concatenate(weights), "w_off": np.asarray(w_off, np.int64),
             "b": np.concatenate(biases), "b_off": np.asarray(b_off, np.int64),
-            "theta": theta, "relu": relu, "pool_weight": pool_weight,
+            "theta": theta, "relu": relu, "pool_weight": pool_weight, "stack_size": stack_size,
             "v_off": np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)}
 
 
-@numba.njit(cache=True)
-def _grow(stack):
-    bigger = np.empty((2 * stack.shape[0], 3), np.int64)
-    bigger[: stack.shape[0]] = stack
-    return bigger
-
-
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _fire(l, i, v, counts, theta, relu, positive, negative, v_off, stack, sp):
-    """Emit every spike neuron ``i`` of layer ``l`` owes; push them for layer ``l + 1``."""
+    """Emit every spike neuron ``i`` of layer ``l`` owes, one threshold subtraction each, and
+    push them for layer ``l + 1`` as one entry (layer, neuron, signed number of spikes)."""
     idx = v_off[l] + i
     th = theta[l]
+    n = 0
     while v[idx] >= th:
         v[idx] -= th
-        counts[idx] += 1
-        positive[l] += 1
-        if sp == stack.shape[0]:
-            stack = _grow(stack)
+        n += 1
+    if n == 0:
+        while v[idx] <= -th and (not relu[l] or counts[idx] + n > 0):
+            v[idx] += th
+            n -= 1
+    if n != 0:
+        counts[idx] += n
+        if n > 0:
+            positive[l] += n
+        else:
+            negative[l] -= n
         stack[sp, 0] = l + 1
         stack[sp, 1] = i
-        stack[sp, 2] = 1
+        stack[sp, 2] = n
         sp += 1
-    while v[idx] <= -th and (not relu[l] or counts[idx] > 0):
-        v[idx] += th
-        counts[idx] -= 1
-        negative[l] += 1
-        if sp == stack.shape[0]:
-            stack = _grow(stack)
-        stack[sp, 0] = l + 1
-        stack[sp, 1] = i
-        stack[sp, 2] = -1
-        sp += 1
-    return stack, sp
+    return sp
 
 
 @numba.njit(cache=True)
 def _drain(stack, sp, kind, in_shape, out_shape, kernel, w, w_off, b, b_off, theta, relu,
            pool_weight, v_off, v, counts, positive, negative):
-    """Deliver pushed spikes (layer, presynaptic neuron, sign) until none is left; returns ops."""
+    """Deliver pushed spikes (layer, presynaptic neuron, signed count) until none is left.
+
+    A neuron's spikes caused by one delivery travel as one entry, ``count * w`` each synapse
+    (``|count|`` accumulates); with one entry per target and layer at most, the stack never
+    holds more than the sum of the layers' largest fan-outs (sized in :func:`_plan`).
+    Returns the accumulates done.
+    """
     n_ops = 0
     while sp > 0:
         sp -= 1
         l = stack[sp, 0]
         j = stack[sp, 1]
-        s = float(stack[sp, 2])
+        n = stack[sp, 2]
+        s = float(n)
+        spikes = abs(n)
         ci, hi, wi = in_shape[l, 0], in_shape[l, 1], in_shape[l, 2]
         fo, ho, wo = out_shape[l, 0], out_shape[l, 1], out_shape[l, 2]
+        th = theta[l]
         k = kind[l]
         if k == _CONV:
             c = j // (hi * wi)
@@ -210,11 +216,13 @@ def _drain(stack, sp, kind, in_shape, out_shape, kernel, w, w_off, b, b_off, the
             for f in range(fo):
                 for oy in range(max(0, y - kk + 1), min(y, ho - 1) + 1):
                     for ox in range(max(0, x - kk + 1), min(x, wo - 1) + 1):
-                        weight = w[w_off[l] + ((f * ci + c) * kk + (y - oy)) * kk + (x - ox)]
                         i = (f * ho + oy) * wo + ox
-                        v[v_off[l] + i] += s * weight
-                        n_ops += 1
-                        stack, sp = _fire(l, i, v, counts, theta, relu, positive, negative, v_off, stack, sp)
+                        idx = v_off[l] + i
+                        v[idx] += s * w[w_off[l] + ((f * ci + c) * kk + (y - oy)) * kk + (x - ox)]
+                        n_ops += spikes
+                        # cheap test first: most deliveries cause no spike
+                        if v[idx] >= th or (v[idx] <= -th and (counts[idx] > 0 or not relu[l])):
+                            sp = _fire(l, i, v, counts, theta, relu, positive, negative, v_off, stack, sp)
         elif k == _POOL:
             c = j // (hi * wi)
             y = (j // wi) % hi
@@ -224,23 +232,26 @@ def _drain(stack, sp, kind, in_shape, out_shape, kernel, w, w_off, b, b_off, the
             ox = x // p
             if oy < ho and ox < wo:
                 i = (c * ho + oy) * wo + ox
-                v[v_off[l] + i] += s * pool_weight[l]
-                n_ops += 1
-                stack, sp = _fire(l, i, v, counts, theta, relu, positive, negative, v_off, stack, sp)
-        else:
-            n_in = ci * hi * wi
+                idx = v_off[l] + i
+                v[idx] += s * pool_weight[l]
+                n_ops += spikes
+                if v[idx] >= th or (v[idx] <= -th and (counts[idx] > 0 or not relu[l])):
+                    sp = _fire(l, i, v, counts, theta, relu, positive, negative, v_off, stack, sp)
+        else:  # dense weights are stored transposed, (n_in, n_out): one spike reads a row
             n_out = fo * ho * wo
+            row = w_off[l] + j * n_out
             for i in range(n_out):
-                v[v_off[l] + i] += s * w[w_off[l] + i * n_in + j]
-                n_ops += 1
-                if k == _DENSE:
-                    stack, sp = _fire(l, i, v, counts, theta, relu, positive, negative, v_off, stack, sp)
-    return stack, n_ops
+                idx = v_off[l] + i
+                v[idx] += s * w[row + i]
+                n_ops += spikes
+                if k == _DENSE and (v[idx] >= th or (v[idx] <= -th and (counts[idx] > 0 or not relu[l]))):
+                    sp = _fire(l, i, v, counts, theta, relu, positive, negative, v_off, stack, sp)
+    return n_ops
 
 
 @numba.njit(cache=True)
 def _run_sample(kind, in_shape, out_shape, kernel, w, w_off, b, b_off, theta, relu, pool_weight,
-                v_off, input_index, residual, v, counts, positive, negative):
+                v_off, stack_size, input_index, residual, v, counts, positive, negative):
     n_layers = kind.shape[0]
     for l in range(n_layers):  # V(0) = bias of the neuron's map (conv) or the neuron (dense)
         if kind[l] == _POOL:
@@ -248,15 +259,21 @@ def _run_sample(kind, in_shape, out_shape, kernel, w, w_off, b, b_off, theta, re
         per_map = out_shape[l, 1] * out_shape[l, 2]
         for i in range(v_off[l + 1] - v_off[l]):
             v[v_off[l] + i] = b[b_off[l] + i // per_map]
-    stack = np.empty((_INITIAL_STACK, 3), np.int64)
+    stack = np.empty((stack_size, 3), np.int64)
     n_ops = 0
+    # time 0: a bias at or above threshold fires before any input (bottom up, as the residual)
+    for l in range(n_layers - 1):
+        for i in range(v_off[l + 1] - v_off[l]):
+            if v[v_off[l] + i] >= theta[l]:
+                sp = _fire(l, i, v, counts, theta, relu, positive, negative, v_off, stack, 0)
+                n_ops += _drain(stack, sp, kind, in_shape, out_shape, kernel, w, w_off, b, b_off,
+                                theta, relu, pool_weight, v_off, v, counts, positive, negative)
     for e in range(input_index.shape[0]):
         stack[0, 0] = 0
         stack[0, 1] = input_index[e]
         stack[0, 2] = 1
-        stack, ops = _drain(stack, 1, kind, in_shape, out_shape, kernel, w, w_off, b, b_off, theta,
-                            relu, pool_weight, v_off, v, counts, positive, negative)
-        n_ops += ops
+        n_ops += _drain(stack, 1, kind, in_shape, out_shape, kernel, w, w_off, b, b_off, theta,
+                        relu, pool_weight, v_off, v, counts, positive, negative)
     if residual:
         for l in range(n_layers - 1):
             th = theta[l]
@@ -278,7 +295,6 @@ def _run_sample(kind, in_shape, out_shape, kernel, w, w_off, b, b_off, theta, re
                 stack[0, 0] = l + 1
                 stack[0, 1] = i
                 stack[0, 2] = sign
-                stack, ops = _drain(stack, 1, kind, in_shape, out_shape, kernel, w, w_off, b, b_off,
-                                    theta, relu, pool_weight, v_off, v, counts, positive, negative)
-                n_ops += ops
+                n_ops += _drain(stack, 1, kind, in_shape, out_shape, kernel, w, w_off, b, b_off,
+                                theta, relu, pool_weight, v_off, v, counts, positive, negative)
     return n_ops

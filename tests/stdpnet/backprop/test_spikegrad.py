@@ -119,6 +119,26 @@ def test_if_network_counts_equal_the_integer_activations(seed, net, pool, theta,
     assert result.input_spikes == n_events
 
 
+def test_if_dynamics_by_hand():
+    # input 2x1x1 (pixels x = 0, 1) -> fc1: one IF neuron, w = (0.8, -0.9), theta 1 -> readout
+    topo = T.build_topology("2x1x1-1", 2)
+    params = {"fc1": {"w": np.array([[0.8, -0.9]]), "b": np.zeros(1)},
+              "out": {"w": np.array([[1.0], [2.0]]), "b": np.array([0.5, 0.0])}}
+    # events at x = 0, 0, 1, 1, 1: V = 0.8, 1.6 -> +1 (0.6), -0.3, -1.2 -> -1 (count 1 > 0; -0.2),
+    # -1.1 -> no spike (count 0, ReLU); a = 1.6 - 2.7 = -1.1 -> S = 0
+    events = make_events([0, 0, 1, 1, 1], [0] * 5, [0, 1, 2, 3, 4], [0] * 5)
+    result = sg.simulate_if(params, events, topo)
+    assert result.counts["fc1"].tolist() == [0]
+    assert (result.positive["fc1"], result.negative["fc1"]) == (1, 1)
+    np.testing.assert_allclose(result.readout_potential, [0.5, 0.0])  # +1 then -1 spike: net 0
+    assert result.synaptic_ops == 5 * 1 + 2 * 2
+    # a bias of 2.6 thresholds and no input: two spikes at time 0, the residual adds the third
+    params["fc1"]["b"] = np.array([2.6])
+    result = sg.simulate_if(params, events[:0], topo)
+    assert result.counts["fc1"].tolist() == [3] and result.positive["fc1"] == 3
+    np.testing.assert_allclose(result.readout_potential, [3.5, 6.0])
+
+
 def test_without_the_residual_spike_counts_are_off_by_at_most_one_in_the_first_layer():
     topo = T.build_topology("8x8x2-3C3-P2-5", 3)
     differences = {layer.name: [] for layer in topo.hidden}
