@@ -25,15 +25,18 @@ OP_KIND = "MAC"
 @dataclass(frozen=True)
 class CNNOptions:
     """``pool``: ``"max"`` or ``"avg"`` for every ``Pk``; ``input_scale``: multiplies the count
-    images (``None``: ``1 / std`` of the training images, fixed at training start)."""
+    images (``None``: ``1 / std`` of the training images, fixed at training start);
+    ``init_gain``: initial weights ``N(0, sqrt(init_gain / n_in))`` (2: He et al.)."""
     pool: str = "max"
     input_scale: Optional[float] = None
+    init_gain: float = 2.0
 
     def __post_init__(self):
         if self.pool not in ("max", "avg"):
             raise ParameterError(f"cnn pool must be 'max' or 'avg', got {self.pool!r}")
         if self.input_scale is not None:
             check_positive("cnn input_scale", self.input_scale)
+        check_positive("cnn init_gain", self.init_gain)
 
 
 def resolve_options(options, train_x=None) -> CNNOptions:

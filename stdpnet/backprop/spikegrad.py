@@ -45,16 +45,19 @@ class SpikeGradOptions:
     """``theta``: threshold of every IF neuron (pooling included); ``pool``: ``"avg"`` (weights
     ``1/P^2``, the thesis) or ``"sum"`` (weights ``theta``: forwards every spike, as stdpnet's
     ``Pool``); ``max_count``: cap on a neuron's net count per sample (``None``: no cap; the event
-    simulator has none, so equality with it needs ``None``)."""
+    simulator has none, so equality with it needs ``None``); ``init_gain``: initial weights
+    ``N(0, sqrt(init_gain / n_in))``, 2 = He et al. (SPEC 11)."""
     theta: float = 1.0
     pool: str = "avg"
     max_count: Optional[int] = None
+    init_gain: float = 2.0
 
     def __post_init__(self):
         check_positive("spikegrad theta", self.theta)
         if self.pool not in ("avg", "sum"):
             raise ParameterError(f"spikegrad pool must be 'avg' (weights 1/P^2) or 'sum' (forward every "
                                  f"spike), got {self.pool!r}")
+        check_positive("spikegrad init_gain", self.init_gain)
         if self.max_count is not None and (isinstance(self.max_count, bool) or int(self.max_count) < 1):
             raise ParameterError(f"spikegrad max_count must be None or a positive integer, got {self.max_count!r}")
 
@@ -68,7 +71,7 @@ def resolve_options(options, train_x=None) -> SpikeGradOptions:
         try:
             return SpikeGradOptions(**options)
         except TypeError as exc:
-            raise ConfigError(f"spikegrad options: {exc}; known: theta, pool, max_count") from None
+            raise ConfigError(f"spikegrad options: {exc}; known: theta, pool, max_count, init_gain") from None
     raise ConfigError(f"spikegrad options must be a SpikeGradOptions or a dict, got {type(options).__name__}")
 
 

@@ -188,7 +188,7 @@ def train_method(method: str, spec_text: str, train_x, train_y, val_x, val_y, *,
     options = module.resolve_options(options, train_x)
     step = _step_function(module, topology, options, float(lr))
     infer = _infer_function(module, topology, options)
-    params = jax.tree.map(jnp.asarray, init_params(topology, seed))
+    params = jax.tree.map(jnp.asarray, init_params(topology, seed, gain=options.init_gain))
     opt_state = _optimizer(float(lr)).init(params)
     rng = np.random.default_rng([int(seed), 1])  # batch order; stream 0 is not used elsewhere
     best = (-1.0, math.inf)

@@ -125,7 +125,7 @@ def test_errors_say_what_to_do(synthetic_split):
         bp.train_method("cnn", SYNTHETIC_SPEC, x, y, xv[:0], yv[:0], n_classes=4)
     with pytest.raises(ParameterError, match="lr must be a positive finite number"):
         bp.train_method("cnn", SYNTHETIC_SPEC, x, y, xv, yv, n_classes=4, lr=float("nan"))
-    with pytest.raises(ConfigError, match="known: theta, pool, max_count"):
+    with pytest.raises(ConfigError, match="known: theta, pool, max_count, init_gain"):
         bp.train_method("spikegrad", SYNTHETIC_SPEC, x, y, xv, yv, n_classes=4, options={"tau": 1})
 
 
