@@ -46,8 +46,13 @@ _LAZY = {
 }
 
 
-def __getattr__(name):  # PEP 562: the trainer and spikegrad load on first use (they need no JAX to import)
+_SUBMODULES = ("cnn", "costs", "if_sim", "ops", "spikegrad", "surrogate", "train")
+
+
+def __getattr__(name):  # PEP 562: the trainer and the methods load on first use
+    import importlib
     if name in _LAZY:
-        import importlib
         return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

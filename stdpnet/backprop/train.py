@@ -46,7 +46,9 @@ class TrainedModel:
     """A trained baseline: parameters (numpy), topology, resolved options and the training record.
 
     ``epochs``: epochs run; ``best_epoch``: the (1-based) epoch whose parameters were kept;
-    ``history``: per epoch ``{"epoch", "train_loss", "val_loss", "val_accuracy"}``.
+    ``history``: per epoch ``{"epoch", "train_loss", "val_loss", "val_accuracy"}``;
+    ``settings``: the trainer's arguments (``max_epochs``, ``patience``, ``batch_size``, ``lr``,
+    training and validation sizes).
     """
     method: str
     topology: Topology
@@ -59,6 +61,7 @@ class TrainedModel:
     best_val_accuracy: float
     history: List[Dict[str, float]] = field(default_factory=list)
     wall_time_s: float = 0.0
+    settings: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_params(self) -> int:
@@ -198,7 +201,7 @@ def train_method(method: str, spec_text: str, train_x, train_y, val_x, val_y, *,
         losses = []
         for index, weight in _padded_batches(len(train_x), batch_size, rng.permutation(len(train_x))):
             params, opt_state, loss = step(params, opt_state, jnp.asarray(train_x[index]),
-                                                    jnp.asarray(train_y[index]), jnp.asarray(weight))
+                                           jnp.asarray(train_y[index]), jnp.asarray(weight))
             losses.append(float(loss) * weight.sum())
         preds, val_losses, _, _ = _run_inference(infer, params, val_x, val_y, batch_size)
         row = {"epoch": epoch, "train_loss": float(np.sum(losses) / len(train_x)),
@@ -219,7 +222,9 @@ def train_method(method: str, spec_text: str, train_x, train_y, val_x, val_y, *,
         params=jax.tree.map(lambda a: np.asarray(a).copy(), best_params),
         sample_shape=tuple(train_x.shape[1:]), epochs=len(history), best_epoch=best_epoch,
         best_val_accuracy=float(best[0]), history=history,
-        wall_time_s=time.perf_counter() - started)
+        wall_time_s=time.perf_counter() - started,
+        settings={"max_epochs": int(max_epochs), "patience": int(patience), "batch_size": int(batch_size),
+                  "lr": float(lr), "n_train": len(train_x), "n_val": len(val_x)})
 
 
 def _spec_readout(spec_text):
