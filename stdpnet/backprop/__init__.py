@@ -35,13 +35,13 @@ from .topology import LayerShape, Topology, build_topology, dense_macs, fan_out,
 __all__ = [
     "INSTALL_HINT", "LayerShape", "METHODS", "Topology", "TrainedModel", "build_topology",
     "count_frames", "dataset_arrays", "dense_macs", "evaluate", "export_static_layers", "fan_out",
-    "init_params", "input_kind", "predict", "require_jax", "scale_time", "simulate_if",
+    "init_params", "input_kind", "predict", "require_jax", "scale_time", "simulate_if", "untrained_model",
     "time_bins", "train_method",
 ]
 
 _LAZY = {
     "METHODS": "train", "TrainedModel": "train", "train_method": "train", "predict": "train",
-    "evaluate": "train", "input_kind": "train",
+    "evaluate": "train", "input_kind": "train", "untrained_model": "train",
     "export_static_layers": "spikegrad", "simulate_if": "if_sim",
 }
 

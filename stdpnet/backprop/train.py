@@ -167,14 +167,16 @@ def _run_inference(infer, params, x, y, batch_size: int):
 
 def train_method(method: str, spec_text: str, train_x, train_y, val_x, val_y, *, seed: int = 0,
                  max_epochs: int = 30, patience: int = 5, batch_size: int = 32, lr: float = 1e-3,
-                 n_classes: Optional[int] = None, options=None, log=None) -> TrainedModel:
+                 n_classes: Optional[int] = None, options=None, log=None, init=None) -> TrainedModel:
     """Train ``method`` on the topology of ``spec_text`` (plus a readout of ``n_classes``).
 
     ``train_x``/``val_x``: :func:`~.frames.dataset_arrays` output of the method's
     :func:`input_kind`; ``train_y``/``val_y``: int labels. ``n_classes`` defaults to the spec's
     readout, else ``max label + 1``. ``options``: the method's options dataclass or a dict
     (``SpikeGradOptions``, ``SurrogateOptions``, ``CNNOptions``). ``log``: optional callable
-    receiving each epoch's history row. Returns the parameters of the best validation epoch.
+    receiving each epoch's history row. ``init``: parameters to start from (e.g. a previous
+    model's ``params``: sequential fine-tuning) instead of the seeded initialisation.
+    Returns the parameters of the best validation epoch.
     """
     module = method_module(method)
     jax, jnp = require_jax()
@@ -191,7 +193,10 @@ def train_method(method: str, spec_text: str, train_x, train_y, val_x, val_y, *,
     options = module.resolve_options(options, train_x)
     step = _step_function(module, topology, options, float(lr))
     infer = _infer_function(module, topology, options)
-    params = jax.tree.map(jnp.asarray, init_params(topology, seed, gain=options.init_gain))
+    if init is not None:  # continue from given parameters (sequential fine-tuning)
+        params = jax.tree.map(jnp.asarray, init)
+    else:
+        params = jax.tree.map(jnp.asarray, init_params(topology, seed, gain=options.init_gain))
     opt_state = _optimizer(float(lr)).init(params)
     rng = np.random.default_rng([int(seed), 1])  # batch order; stream 0 is not used elsewhere
     best = (-1.0, math.inf)
@@ -275,3 +280,15 @@ def evaluate(model: TrainedModel, x, y, *, batch_size: int = 64) -> Dict[str, An
 def _device(params):
     jax, jnp = require_jax()
     return jax.tree.map(jnp.asarray, params)
+
+
+def untrained_model(method: str, spec_text: str, sample_shape, *, seed: int = 0, n_classes: int,
+                    options=None) -> TrainedModel:
+    """The network of ``method`` with its seeded initial parameters, never trained (the baseline
+    ``b`` of continual-learning metrics)."""
+    module = method_module(method)
+    topology = build_topology(spec_text, n_classes)
+    options = module.resolve_options(options)
+    params = init_params(topology, seed, gain=getattr(options, "init_gain", 2.0))
+    return TrainedModel(method=method, topology=topology, params=params, options=options, seed=int(seed),
+                        sample_shape=tuple(sample_shape), epochs=0, best_epoch=0, best_val_accuracy=float("nan"))
