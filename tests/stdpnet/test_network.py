@@ -194,3 +194,30 @@ def test_memory_stays_flat_over_a_long_stream():
         tracemalloc.stop()
     assert rss_1000 < rss_200 + 2 * 2**20
     assert python_1000 < python_200 + 256 * 1024
+
+
+@pytest.mark.slow
+@pytest.mark.data
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_soak_ten_million_real_events_with_flat_memory():
+    """10^7 real N-MNIST events (3 passes over the 800 recordings), all layers learning, with the
+    readout: resident memory after the last pass is within a few MiB of after the first."""
+    import streams
+    from stdpnet.readouts import make_readout
+
+    root = streams.data_root()
+    if root is None or not (root / "nmnist" / "Train").is_dir():
+        pytest.skip("N-MNIST folder not found (set STDPNET_DATA)")
+    data = streams.NMNISTFolder(root / "nmnist" / "Train")
+    net = Network.from_spec("nmnist", seed=0)
+    readout = make_readout("classifier", net, 10)
+    stream = streams.LabelledStream(data, epochs=3, shuffle=True, seed=0)
+    events = 0
+    rss_first = None
+    for i, chunk in enumerate(streams.tick_chunks(stream, dt_us=net.dt_us)):
+        readout.process(net.run(chunk), chunk, net, True)
+        events += len(chunk.events)
+        if i == len(data) - 1:
+            rss_first = _rss_bytes()
+    assert events >= 10_000_000
+    assert _rss_bytes() < rss_first + 8 * 2**20
