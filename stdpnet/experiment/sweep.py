@@ -193,6 +193,10 @@ def run_trial(trial: Trial, out_dir: str) -> Dict[str, Any]:
     done = trial_dir / "result.json"
     if done.exists():
         return json.loads(done.read_text())
+    if trial_dir.exists():  # a trial stopped midway: trials are deterministic, so run it again from scratch
+        import shutil
+
+        shutil.rmtree(trial_dir)
     t0 = time.perf_counter()
     report = _resolve(trial.fn)(trial, trial_dir)
     row = {"trial": trial.id, "config_index": trial.config_index, "seed": trial.seed,
