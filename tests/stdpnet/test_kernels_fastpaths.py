@@ -211,3 +211,34 @@ def test_cache_guard_drops_stale_kernels(tmp_path, monkeypatch):
     monkeypatch.setattr(kcache, "sources_digest", lambda: "changed")
     assert kcache.drop_stale_cache()
     assert not (tmp_path / "tick.run_ticks-1.py311.nbi").exists()
+
+
+def test_learning_inhibition_fills_then_restores_the_winner():
+    F, H, W = 2, 4, 4
+    v = np.full(H * W * F, 5.0)
+    t_ref = np.full(H * W * F, -1, np.int64)
+    winner = (0 * W + 0) * F + 0  # map 0 at (0, 0), reset by subtraction: a surplus stays
+    v[winner], t_ref[winner] = 0.7, 9
+    K.inhibit_learning(v, t_ref, winner, 9, F, H, W, 1)
+    v3, t3 = v.reshape(H, W, F), t_ref.reshape(H, W, F)
+    assert v3[0, 0, 0] == 0.7 and t3[0, 0, 0] == 9  # the winner keeps its own values
+    assert not v3[:, :, 0].ravel()[1:].any() and (t3[:, :, 0].ravel()[1:] == 9).all()  # whole map 0
+    assert not v3[:2, :2, 1].any() and (t3[:2, :2, 1] == 9).all()  # map 1 within radius 1
+    assert v3[2:, :, 1].min() == 5.0 and v3[:, 2:, 1].min() == 5.0  # map 1 outside it
+    assert (t3[2:, :, 1] == -1).all()
+
+
+@pytest.mark.parametrize("radius", [0, 1])
+def test_inference_inhibition_spares_the_winner_and_its_map(radius):
+    F, H, W = 3, 3, 3
+    v = np.full(H * W * F, 5.0)
+    winner = (1 * W + 1) * F + 2  # map 2 at the centre
+    v[winner] = 0.25
+    K.inhibit_inference(v, winner, F, H, W, radius)
+    v3 = v.reshape(H, W, F)
+    assert v3[1, 1, 2] == 0.25
+    lo, hi = 1 - radius, 2 + radius
+    assert not v3[lo:hi, lo:hi, :2].any()  # other maps within the window
+    assert (v3[:, :, 2].ravel()[np.arange(9) != 4] == 5.0).all()  # the winner's map elsewhere
+    if radius == 0:
+        assert (v3[0, :, :2] == 5.0).all()
