@@ -100,7 +100,9 @@ PRESET_EXPERIMENTS: Dict[str, Dict[str, Any]] = {
     "nmnist": {
         "data": {"source": "nmnist:{data_root}/nmnist/Train"}, "readout": {"kind": "classifier"},
         "training": {"epochs": 3},
-        "readouts": {"classifier": {"params": {"eta": 0.03, "w_init_mean": 0.3, "m": 0.5}},
+        # eta 0.1 (was 0.03): 3-fold cross-validated sweep (benchmarks/sweeps/nmnist.toml),
+        # 0.933 +- 0.020 against 0.894 +- 0.025 on the same folds
+        "readouts": {"classifier": {"params": {"eta": 0.1, "w_init_mean": 0.3, "m": 0.5}},
                      "rstdp": {"top_layer": _RSTDP_X100}},
     },
     "synthetic": {
