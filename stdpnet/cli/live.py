@@ -30,6 +30,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--max-events-per-tick", type=int, default=None,
                    help="rate cap: input beyond it per tick is subsampled (counted as reduced)")
     p.add_argument("--max-lag-ms", type=float, default=200.0, help="ticks older than this are dropped, not queued")
+    p.add_argument("--settle-ms", type=float, default=1.0,
+                   help="how long a tick waits for late events after it ends (more: exacter timing, more lag)")
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds of wall time")
     p.add_argument("--view", action="store_true", help="open a window with the live panels (needs a display)")
     p.add_argument("--snapshots", default=None, help="write the live panels as PNG files into this folder")
@@ -82,7 +84,7 @@ def cmd_live(a) -> int:
         config_file=a.config, net=net, data=a.source if not a.source.startswith("udp://") else None, seed=a.seed)
     options = LiveOptions(speed=a.speed, duration_s=a.duration, sensor=_sensor(a.sensor) if a.sensor else None,
                           label_port=a.label_port, n_classes=a.classes, max_events_per_tick=a.max_events_per_tick,
-                          max_lag_ms=a.max_lag_ms)
+                          max_lag_ms=a.max_lag_ms, settle_ms=a.settle_ms)
     observers = []
     sinks = []
     if a.snapshots:

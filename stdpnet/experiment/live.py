@@ -61,6 +61,13 @@ class LiveOptions:
     checkpoint_every_s: float = 60.0
     buffer_events: int = 1 << 20  # ring capacity: at a rate R, input older than capacity / R is dropped
     max_drain: Optional[int] = None
+    # with events that carry timestamp words (stdpnet send --timestamps), label marks are placed by
+    # the sender's stream time (exact); otherwise by their arrival time (the kernel's stamp)
+    align_marks: bool = True
+    # how long a tick stays open for its events after it ends (wall clock): events arriving later
+    # are "late" and move to the first open tick (counted). A sender delayed by load needs more;
+    # every ms here is a ms of lag
+    settle_ms: float = 1.0
 
 
 class _Lag:
@@ -86,7 +93,8 @@ def open_live_source(source, network: Network, options: LiveOptions, seed: int):
     resolved = streams.sources.resolve_source(source, seed=seed) if not isinstance(source, LiveSource) else source
     if isinstance(resolved, LiveSource):
         sensor = tuple(options.sensor or network.sensor_size)
-        rx = UDPReceiver(resolved.host, resolved.port, sensor, buffer_events=options.buffer_events)
+        rx = UDPReceiver(resolved.host, resolved.port, sensor, buffer_events=options.buffer_events,
+                         timestamp_align_us=network.dt_us)
         return rx, options.label_port is not None, options.n_classes, sensor, resolved.text
     ds = resolved.dataset
     sensor = tuple(resolved.sensor_size)
@@ -162,9 +170,11 @@ def run_live(config: Optional[RunConfig], out_dir, *, source=None, options: Opti
         rundir.save_split(StoredSplit(np.zeros(0, np.int64), np.zeros(0, np.int64), {"kind": "live", "source": text,
                                                                                    "n_classes": n_classes}))
     ticker = WallClockTicker(network.dt_us, sensor, network.sensor_size, options.max_events_per_tick, config.seed,
-                             max_lag_us=int(options.max_lag_ms * 1000))
+                             max_lag_us=int(options.max_lag_ms * 1000),
+                             settle_us=max(network.dt_us, int(options.settle_ms * 1000)))
     _warm_ticker(network, sensor)
     labels = None
+    pending_marks: List[np.ndarray] = []
     lag = _Lag()
     stop = StopRequest()
     record = bool(observers)
@@ -230,7 +240,15 @@ def run_live(config: Optional[RunConfig], out_dir, *, source=None, options: Opti
                 if options.duration_s is not None and time.monotonic() - t_start >= options.duration_s:
                     break
                 if labels is not None:
-                    ticker.push_marks(labels.poll())
+                    pending_marks.append(labels.poll())
+                    shift = src.stream_to_local_us()
+                    # hold marks until the first events tell whether they carry timestamps
+                    if shift is not None or not options.align_marks or src.counters()["datagrams"] > 0:
+                        marks = np.concatenate(pending_marks)
+                        pending_marks.clear()
+                        if shift is not None:  # events carry the sender's timestamps: align marks exactly
+                            marks["t"] = marks["t_stream"] + shift
+                        ticker.push_marks(marks)
                 elif isinstance(src, PacedSource) and labelled:
                     ticker.push_marks(src.poll_marks())
                 # at most max_drain events per step: the loop keeps turning (lag stays bounded); a

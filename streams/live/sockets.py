@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import socket
+import struct
+import time
 from typing import Optional
 
 from ..events import EventStreamError
@@ -33,3 +35,34 @@ def open_udp_socket(host: str, port: int, rcvbuf_bytes: Optional[int] = None, wh
         ) from exc
     sock.setblocking(False)
     return sock
+
+
+#: Linux: the kernel stamps every datagram when it arrives (``CLOCK_REALTIME``, a ``timespec`` in
+#: the ancillary data). Stamps taken by a Python thread after ``recv`` are late by however long the
+#: thread waited for the interpreter lock (up to its 5 ms switch interval), and differently for the
+#: event and label sockets: that misaligns labels and events by several ticks.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+TIMESTAMP_ANCILLARY_BYTES = socket.CMSG_SPACE(16)
+
+
+def enable_kernel_timestamps(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp every datagram on arrival; False where it cannot."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        return True
+    except OSError:
+        return False
+
+
+def realtime_to_monotonic_ns() -> int:
+    """What to subtract from a ``CLOCK_REALTIME`` stamp to put it on ``time.monotonic_ns``'s base."""
+    return time.time_ns() - time.monotonic_ns()
+
+
+def kernel_stamp_ns(ancillary) -> Optional[int]:
+    """The kernel's arrival stamp (realtime ns) in ``recvmsg``'s ancillary data, if any."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack("qq", data[:16])
+            return sec * 1_000_000_000 + nsec
+    return None

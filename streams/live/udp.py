@@ -47,12 +47,13 @@ import numpy as np
 from ..events import EventStreamError, SensorSize
 from .labels import DEFAULT_LABEL_PORT, LabelReceiver
 from .ring import DROP_OLDEST, EventRing, check_capacity
-from .sockets import open_udp_socket
+from .sockets import (TIMESTAMP_ANCILLARY_BYTES, enable_kernel_timestamps, kernel_stamp_ns, open_udp_socket,
+                      realtime_to_monotonic_ns)
 from .words import DEFAULT_PORT, MAX_DATAGRAM_BYTES, MAX_WORDS, WORD_DTYPE, check_wire_sensor, decode_slots
 
 #: Linux socket options not named by Python's socket module.
 SO_RXQ_OVFL = 40
-_ANCILLARY_BYTES = socket.CMSG_SPACE(4)
+_ANCILLARY_BYTES = socket.CMSG_SPACE(4) + TIMESTAMP_ANCILLARY_BYTES
 _WAIT_S = 0.05  # how long the thread sleeps on an idle socket before checking for stop()
 _TIMESTAMP_MODES = ("sensor", "arrival")
 
@@ -60,18 +61,20 @@ _TIMESTAMP_MODES = ("sensor", "arrival")
 class _SensorClockRebase:
     """Unwrap 32-bit sensor timestamps and shift them onto the receiver's time base (see module)."""
 
-    def __init__(self):
+    def __init__(self, align_us: int = 1):
         self.last_raw: Optional[int] = None
         self.wraps = 0
         self.offset: Optional[int] = None
+        self.align_us = max(1, int(align_us))
 
     def __call__(self, raw: np.ndarray, arrival_us: np.ndarray) -> np.ndarray:
         previous = raw[0] if self.last_raw is None else self.last_raw
         steps = np.diff(raw, prepend=previous)
         wraps = self.wraps + np.cumsum(steps < -(1 << 31))  # a jump back by more than half the range
         unwrapped = raw + (wraps << 32)
-        if self.offset is None:
-            self.offset = int(arrival_us[0] - unwrapped[0])
+        if self.offset is None:  # rounded up to a whole tick: ticks keep the sender's grouping
+            shift = int(arrival_us[0] - unwrapped[0])
+            self.offset = -(-shift // self.align_us) * self.align_us
         self.last_raw, self.wraps = int(raw[-1]), int(wraps[-1])
         return unwrapped + self.offset
 
@@ -103,6 +106,7 @@ class UDPReceiver:
         rcvbuf_bytes: Optional[int] = 8 << 20,
         clock: Callable[[], int] = time.monotonic_ns,
         batch_datagrams: int = 256,
+        timestamp_align_us: int = 1,
     ):
         self.sensor_size = check_wire_sensor(sensor_size)
         if timestamps not in _TIMESTAMP_MODES:
@@ -113,6 +117,9 @@ class UDPReceiver:
         self._batch = check_capacity(batch_datagrams, "batch_datagrams")
         self._sock = open_udp_socket(host, port, rcvbuf_bytes)
         self._sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+        # arrival = the kernel's stamp when the clock is the default monotonic one (tests inject others)
+        self._kernel_offset_ns = (realtime_to_monotonic_ns() if clock is time.monotonic_ns
+                                  and enable_kernel_timestamps(self._sock) else None)
         self.host, self.port = self._sock.getsockname()[:2]
         self.rcvbuf_bytes = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         self._slots = np.zeros((self._batch, MAX_WORDS), dtype=WORD_DTYPE)
@@ -120,7 +127,7 @@ class UDPReceiver:
         self._slot_buffers = [[raw[i * MAX_DATAGRAM_BYTES:(i + 1) * MAX_DATAGRAM_BYTES]] for i in range(self._batch)]
         self._n_bytes = np.zeros(self._batch, dtype=np.int64)
         self._arrival_ns = np.zeros(self._batch, dtype=np.int64)
-        self._rebase = _SensorClockRebase()
+        self._rebase = _SensorClockRebase(timestamp_align_us)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -155,6 +162,12 @@ class UDPReceiver:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    def stream_to_local_us(self):
+        """The shift from the sender's stream time to this receiver's time base, known once an event
+        with a timestamp word has arrived (``None`` before, or when events carry no timestamps):
+        a label mark's ``t_stream`` plus it lines up with the events' ``t`` exactly."""
+        return None if self.timestamps != "sensor" else self._rebase.offset
 
     def open_labels(self, port: int = DEFAULT_LABEL_PORT, host: Optional[str] = None) -> LabelReceiver:
         """A started :class:`LabelReceiver` on this receiver's time base (call after :meth:`start`);
@@ -223,6 +236,8 @@ class UDPReceiver:
                 batch_start_ns = int(self.clock())
                 n = self._read_batch()
                 if n:
+                    if n == self._batch:  # more may wait in the kernel: complete only up to the last read
+                        batch_start_ns = min(batch_start_ns, int(self._arrival_ns[n - 1]))
                     self._flush(n, batch_start_ns)
                 else:
                     with self._lock:
@@ -243,7 +258,8 @@ class UDPReceiver:
                 size, ancillary, _, _ = sock.recvmsg_into(self._slot_buffers[n], _ANCILLARY_BYTES, socket.MSG_TRUNC)
             except (BlockingIOError, InterruptedError):
                 break
-            arrival_ns[n] = clock()
+            stamp = kernel_stamp_ns(ancillary) if self._kernel_offset_ns is not None else None
+            arrival_ns[n] = clock() if stamp is None else min(stamp - self._kernel_offset_ns, clock())
             n_bytes[n] = size  # with MSG_TRUNC: the real length, even beyond the 512-byte slot
             for level, kind, data in ancillary:
                 if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL:
