@@ -36,7 +36,7 @@ MAYBE_INFER = 4
 MAYBE = MAYBE_LEARN | MAYBE_INFER
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _add_run_both(v_learn, v_infer, w, nbase, wbase, n, theta_l, theta_i):
     """``V_learn[nbase:nbase+n] += w[wbase:wbase+n]``, same for ``V_infer``; returns the marks
     ``MAYBE_LEARN`` / ``MAYBE_INFER`` of the accumulators where some result reached the threshold
@@ -60,7 +60,7 @@ def _add_run_both(v_learn, v_infer, w, nbase, wbase, n, theta_l, theta_i):
     return (MAYBE_LEARN if hit_l else 0) | (MAYBE_INFER if hit_i else 0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _add_run_infer(v_infer, w, nbase, wbase, n, theta_i):
     """``V_infer[nbase:nbase+n] += w[wbase:wbase+n]`` (learning off); ``MAYBE_INFER`` if any result
     reached ``theta_i``, else 0."""

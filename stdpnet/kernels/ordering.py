@@ -53,7 +53,7 @@ def order_by_potential(cand, n, values, rng):
     return cand[:n]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _bits_hash(bits, mask):
     """Fibonacci hash of a float64's bit pattern (equal positive values have equal bits)."""
     return np.int64((bits * np.uint64(11400714819323198485)) >> np.uint64(40)) & mask

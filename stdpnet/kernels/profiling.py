@@ -49,14 +49,14 @@ def lap(prof, layer, phase, t0):
     raise NotImplementedError  # pragma: no cover - compiled only, see the overload
 
 
-@overload(clock, inline="always")
+@overload(clock)
 def _clock_overload(prof):
     if isinstance(prof, (types.NoneType, types.Omitted)):
         return lambda prof: 0
     return lambda prof: _read_cycle_counter()
 
 
-@overload(lap, inline="always")
+@overload(lap)
 def _lap_overload(prof, layer, phase, t0):
     if isinstance(prof, (types.NoneType, types.Omitted)):
         return lambda prof, layer, phase, t0: 0

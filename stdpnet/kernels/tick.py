@@ -20,7 +20,7 @@ from .profiling import PH_DELIVER, PH_INFER, PH_INHIBIT, PH_LEARN, PH_ROUTE, PH_
 from .state import KIND_INFER, KIND_LEARN, R_NONE, RESET_SUBTRACT
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _any_at_least(v, nbase, n, theta):
     """Whether any of ``v[nbase:nbase+n]`` is ``>= theta``: an or-reduction over a slice, which
     vectorises without fastmath (a max-reduction does not: numba's ``max`` handles NaN)."""
@@ -31,7 +31,7 @@ def _any_at_least(v, nbase, n, theta):
     return hit
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _collect(v, t_spike, nbase, n, theta, now, refractory, cand, n_c):
     """Append to ``cand[n_c:]`` the neurons ``nbase + f`` (``f < n``) with ``v >= theta`` that are not
     refractory, in ``f`` order; returns the new count. For many maps (``n >= 64``) without a
@@ -51,7 +51,7 @@ def _collect(v, t_spike, nbase, n, theta, now, refractory, cand, n_c):
     return n_c
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _accept_learning(const, state, scratch, i, now, label, prof, layer, t0):
     """Neuron ``i`` is a learning winner: the rule on its kernel, its reset, learning inhibition.
     Returns the profiling clock (``t0`` advanced through the LEARN and INHIBIT phases)."""
@@ -67,7 +67,7 @@ def _accept_learning(const, state, scratch, i, now, label, prof, layer, t0):
     return lap(prof, layer, PH_INHIBIT, t0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _accept_inference(const, state, i, now):
     """Neuron ``i`` fires an inference spike: its reset and inference inhibition. Returns ``i``."""
     if const.reset == RESET_SUBTRACT:
