@@ -42,6 +42,14 @@ _WORKER: Dict[str, Any] = {}  # this process's queue and stop event, when it is 
 FAST_START = "fork" if sys.platform.startswith("linux") else "spawn"
 
 
+def fork_is_safe() -> bool:
+    """Forking copies one thread only: safe while this process runs no other thread and no library
+    that keeps thread pools (JAX, Ray) is loaded; otherwise workers are spawned."""
+    import threading
+
+    return threading.active_count() == 1 and not any(m in sys.modules for m in ("jax", "jaxlib", "ray"))
+
+
 def check_workers(workers: Any, what: str = "--workers") -> int:
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or int(workers) < 1:
         raise ConfigError(f"{what} must be a whole number >= 1, got {workers!r}")
@@ -164,6 +172,8 @@ def run_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], *, workers: int,
 
     if not jobs:
         return []
+    if start_method == "fork" and not fork_is_safe():
+        start_method = "spawn"  # a forked child of a multithreaded process (JAX, Ray, ...) can deadlock
     ctx = mp.get_context(start_method)
     queue = ctx.Queue()
     stop_event = ctx.Event()
