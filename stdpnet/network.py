@@ -231,11 +231,10 @@ class Network:
         prof = self.phase_cycles
         while done < n_ticks:
             t_kernel = time.perf_counter()
-            ticks_done, n_top, n_rec = K.run_ticks(
-                start + done, ev_x, ev_y, ev_p, offsets[done:], labels[done:], self.input_pool,
-                consts, self._states, self._scratches, self.rng_state, self.counters,
-                self._bufs[0], self._bufs[1], self._top_buf, 0, rec, 0, record, prof,
-            )
+            args = (start + done, ev_x, ev_y, ev_p, offsets[done:], labels[done:], self.input_pool,
+                    consts, self._states, self._scratches, self.rng_state, self.counters,
+                    self._bufs[0], self._bufs[1], self._top_buf, 0, rec, 0, record)
+            ticks_done, n_top, n_rec = K.run_ticks_plain(*args) if prof is None else K.run_ticks(*args, prof)
             self.kernel_wall_s += time.perf_counter() - t_kernel
             # the buffers always hold at least one tick's spikes, so every call makes progress
             done += ticks_done

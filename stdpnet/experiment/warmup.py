@@ -53,10 +53,10 @@ _lock = threading.Lock()
 
 
 def _dispatchers() -> List:
-    from ..kernels import run_ticks
+    from ..kernels import run_ticks_plain
     from ..readouts.classifier import classifier_ticks
 
-    return [run_ticks, classifier_ticks]
+    return [run_ticks_plain, classifier_ticks]
 
 
 def kernels_cached() -> Optional[bool]:

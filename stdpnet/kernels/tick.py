@@ -338,3 +338,13 @@ def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts,
                 n_in = n_next
             lap(prof, l, PH_ROUTE, t_route)
     return n_ticks, n_top, n_rec
+
+
+@njit(cache=True, nogil=True)
+def run_ticks_plain(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts, states, scratches,
+                    rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record):
+    """:func:`run_ticks` without profiling, with no optional argument at the Python boundary (an
+    omitted or None argument made numba's dispatcher keep an object per call: memory grew with
+    the stream)."""
+    return run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts, states, scratches,
+                     rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record, None)
