@@ -69,12 +69,22 @@ def kernels_cached() -> Optional[bool]:
         return None
 
 
-def _cache_outcome() -> Optional[bool]:
+def _cache_counts():
+    """Numba's cumulative (hits, misses) of the kernels in this process, or None."""
     try:
-        hits = sum(sum(d.stats.cache_hits.values()) for d in _dispatchers())
-        misses = sum(sum(d.stats.cache_misses.values()) for d in _dispatchers())
+        return (sum(sum(d.stats.cache_hits.values()) for d in _dispatchers()),
+                sum(sum(d.stats.cache_misses.values()) for d in _dispatchers()))
     except AttributeError:
         return None
+
+
+def _cache_outcome(before=None) -> Optional[bool]:
+    """Did the warm-up load from the disk cache (True), compile (False), or touch neither because
+    the kernels were already loaded in this process (None)? Counts since ``before``."""
+    after = _cache_counts()
+    if after is None:
+        return None
+    hits, misses = (after[0] - before[0], after[1] - before[1]) if before is not None else after
     if misses:
         return False
     return True if hits else None
@@ -120,6 +130,7 @@ def warm_up_kernels(announce: Optional[Callable[[str], None]] = None) -> WarmUp:
             timer = threading.Timer(ANNOUNCE_AFTER_S, notice)
             timer.daemon = True
             timer.start()
+        before = _cache_counts()
         t0 = time.perf_counter()
         try:
             _run_tiny()
@@ -127,7 +138,7 @@ def warm_up_kernels(announce: Optional[Callable[[str], None]] = None) -> WarmUp:
             if timer is not None:
                 timer.cancel()
         elapsed = time.perf_counter() - t0
-        from_cache = _cache_outcome()
+        from_cache = _cache_outcome(before)
         if announced.is_set():
             say(f"kernels compiled in {elapsed:.1f} s (cached on disk: later runs start in about a second)")
         _done = WarmUp(elapsed, from_cache, announced.is_set())
