@@ -27,8 +27,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from ..events import EventStreamError
-from .sockets import (TIMESTAMP_ANCILLARY_BYTES, enable_kernel_timestamps, kernel_stamp_ns, open_udp_socket,
-                      realtime_to_monotonic_ns)
+from .sockets import TIMESTAMP_ANCILLARY_BYTES, arrival_ns, kernel_clock_offset, open_udp_socket
 from .words import DEFAULT_PORT
 
 #: Default label port: 3333 is aestream's event port and 3334 spif's second event pipe.
@@ -90,8 +89,7 @@ class LabelReceiver:
         self.clock = clock
         self.origin_ns = origin_ns
         self._sock = open_udp_socket(host, port, rcvbuf_bytes=None, what="labels")
-        self._kernel_offset_ns = (realtime_to_monotonic_ns() if clock is time.monotonic_ns
-                                  and enable_kernel_timestamps(self._sock) else None)
+        self._kernel_offset_ns = kernel_clock_offset(self._sock, clock)
         self.host, self.port = self._sock.getsockname()[:2]
         self._marks: collections.deque = collections.deque(maxlen=int(capacity))
         self._lock = threading.Lock()
@@ -147,9 +145,7 @@ class LabelReceiver:
                 except (BlockingIOError, InterruptedError):
                     select.select([self._sock], [], [], _WAIT_S)
                     continue
-                now = int(self.clock())
-                stamp = kernel_stamp_ns(ancillary) if self._kernel_offset_ns is not None else None
-                arrival = now if stamp is None else min(stamp - self._kernel_offset_ns, now)
+                arrival = arrival_ns(ancillary, self._kernel_offset_ns, int(self.clock()))
                 self._add(data, (arrival - self.origin_ns) // 1000)
         except BaseException as exc:  # surfaced by poll()
             if not (isinstance(exc, OSError) and self._stop.is_set()):

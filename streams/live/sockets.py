@@ -66,3 +66,19 @@ def kernel_stamp_ns(ancillary) -> Optional[int]:
             sec, nsec = struct.unpack("qq", data[:16])
             return sec * 1_000_000_000 + nsec
     return None
+
+
+def kernel_clock_offset(sock: socket.socket, clock) -> Optional[int]:
+    """The realtime-to-monotonic offset for :func:`arrival_ns`, with kernel stamps enabled on
+    ``sock``; ``None`` (use the clock) when ``clock`` is not ``time.monotonic_ns`` (tests inject
+    others) or the kernel cannot stamp."""
+    if clock is time.monotonic_ns and enable_kernel_timestamps(sock):
+        return realtime_to_monotonic_ns()
+    return None
+
+
+def arrival_ns(ancillary, offset_ns: Optional[int], now_ns: int) -> int:
+    """A datagram's arrival on the monotonic base: the kernel's stamp when there is one (never later
+    than ``now_ns``), else ``now_ns``."""
+    stamp = kernel_stamp_ns(ancillary) if offset_ns is not None else None
+    return now_ns if stamp is None else min(stamp - offset_ns, now_ns)

@@ -47,8 +47,8 @@ import numpy as np
 from ..events import EventStreamError, SensorSize
 from .labels import DEFAULT_LABEL_PORT, LabelReceiver
 from .ring import DROP_OLDEST, EventRing, check_capacity
-from .sockets import (TIMESTAMP_ANCILLARY_BYTES, enable_kernel_timestamps, kernel_stamp_ns, open_udp_socket,
-                      realtime_to_monotonic_ns)
+from .sockets import TIMESTAMP_ANCILLARY_BYTES, kernel_clock_offset, open_udp_socket
+from .sockets import arrival_ns as stamp_of
 from .words import DEFAULT_PORT, MAX_DATAGRAM_BYTES, MAX_WORDS, WORD_DTYPE, check_wire_sensor, decode_slots
 
 #: Linux socket options not named by Python's socket module.
@@ -118,8 +118,7 @@ class UDPReceiver:
         self._sock = open_udp_socket(host, port, rcvbuf_bytes)
         self._sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
         # arrival = the kernel's stamp when the clock is the default monotonic one (tests inject others)
-        self._kernel_offset_ns = (realtime_to_monotonic_ns() if clock is time.monotonic_ns
-                                  and enable_kernel_timestamps(self._sock) else None)
+        self._kernel_offset_ns = kernel_clock_offset(self._sock, clock)
         self.host, self.port = self._sock.getsockname()[:2]
         self.rcvbuf_bytes = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         self._slots = np.zeros((self._batch, MAX_WORDS), dtype=WORD_DTYPE)
@@ -258,8 +257,7 @@ class UDPReceiver:
                 size, ancillary, _, _ = sock.recvmsg_into(self._slot_buffers[n], _ANCILLARY_BYTES, socket.MSG_TRUNC)
             except (BlockingIOError, InterruptedError):
                 break
-            stamp = kernel_stamp_ns(ancillary) if self._kernel_offset_ns is not None else None
-            arrival_ns[n] = clock() if stamp is None else min(stamp - self._kernel_offset_ns, clock())
+            arrival_ns[n] = stamp_of(ancillary, self._kernel_offset_ns, clock())
             n_bytes[n] = size  # with MSG_TRUNC: the real length, even beyond the 512-byte slot
             for level, kind, data in ancillary:
                 if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL:
