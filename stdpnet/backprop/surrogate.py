@@ -136,31 +136,39 @@ def forward(params, x, topology: Topology, options: SurrogateOptions, *,
             u = (beta * u + current) * (1.0 - reset)
         return u, spike(u - theta)
 
-    def step(carry, x_t):
-        u_all, s_all, n_ops, n_spikes, out_counts, out_u_sum = carry
-        new_u, new_s, new_spikes = [], [], []
-        s = x_t
-        for layer, fo in zip(topology.layers, fan_outs):
-            n_ops = n_ops + ops.synaptic_ops(s, fo)
-            if layer.kind == "pool":
-                s = ops.pool(s, layer.size, options.pool)
-                continue
-            index = len(new_u)
-            u, s = lif(u_all[index], s_all[index], ops.apply_linear(layer, params, s))
-            new_u.append(u)
-            new_s.append(s)
-            new_spikes.append(n_spikes[index] + s.reshape(batch, -1).sum(axis=1))
-        carry = (tuple(new_u), tuple(new_s), n_ops, tuple(new_spikes), out_counts + new_s[-1],
-                 out_u_sum + new_u[-1])
-        return carry, None
-
-    zeros = tuple(jnp.zeros((batch,) + tuple(layer.out_shape), dtype) for layer in neurons)
-    per_sample = tuple(jnp.zeros(batch, dtype) for _ in neurons)
-    per_class = jnp.zeros((batch, topology.n_classes), dtype)
-    carry = (zeros, zeros, jnp.zeros(batch, dtype), per_sample, per_class, per_class)
-    carry, _ = jax.lax.scan(step, carry, jnp.swapaxes(x, 0, 1))  # time first
-    _, _, n_ops, n_spikes, out_counts, out_u_sum = carry
+    # Layer by layer: a layer's input currents at every bin depend only on the layer below's
+    # spikes, so each conv/dense runs once over all (sample, bin) pairs and only the membrane
+    # recurrence is scanned over time -- the same equations as stepping all layers bin by bin,
+    # with one large convolution per layer instead of T small ones (several times faster on a CPU)
     n_bins = x.shape[1]
+
+    def flat(a):  # (B, T, ...) -> (B * T, ...)
+        return a.reshape((batch * n_bins,) + a.shape[2:])
+
+    def unflat(a):
+        return a.reshape((batch, n_bins) + a.shape[1:])
+
+    def membrane(carry, current):
+        u, s_prev = carry
+        u, s = lif(u, s_prev, current)
+        return (u, s), (u, s)
+
+    n_ops = jnp.zeros(batch, dtype)
+    n_spikes = []
+    s = x
+    u_seq = None
+    for layer, fo in zip(topology.layers, fan_outs):
+        n_ops = n_ops + unflat(ops.synaptic_ops(flat(s), fo)).sum(axis=1)
+        if layer.kind == "pool":
+            s = unflat(ops.pool(flat(s), layer.size, options.pool))
+            continue
+        current = jnp.swapaxes(unflat(ops.apply_linear(layer, params, flat(s))), 0, 1)  # time first
+        zero = jnp.zeros((batch,) + tuple(layer.out_shape), dtype)
+        _, (u_seq, s_seq) = jax.lax.scan(membrane, (zero, zero), current)
+        s = jnp.swapaxes(s_seq, 0, 1)
+        n_spikes.append(s.reshape(batch, -1).sum(axis=1))
+    out_counts = s.sum(axis=1)
+    out_u_sum = u_seq.sum(axis=0)
     stats = {"ops": n_ops,
              "spikes": {layer.name: n for layer, n in zip(neurons, n_spikes)},
              "scores": out_counts + 0.5 * jnp.tanh(out_u_sum / n_bins)}

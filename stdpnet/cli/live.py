@@ -52,6 +52,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--label-port", type=int, default=None, help="also send each sample's label to this port")
     p.add_argument("--timestamps", action="store_true", help="send a timestamp word after every event word")
     p.add_argument("--max-samples", type=int, default=None, help="send at most this many samples of a dataset")
+    p.add_argument("--shuffle", type=int, default=None, metavar="SEED",
+                   help="send the samples in this seed's random order (default: stored order, which for a "
+                        "dataset folder is class by class); with --max-samples, the first samples of that order")
     p.add_argument("--json", action="store_true", help="print {sent, datagrams, ...} as one JSON object")
     p.set_defaults(func=cmd_send)
 
@@ -125,6 +128,15 @@ def cmd_live(a) -> int:
     return 130 if report["interrupted"] else 0
 
 
+def send_order(n_samples: int, max_samples=None, shuffle_seed=None):
+    """The sample indices ``stdpnet send`` plays, in order: all or the first ``max_samples``, of the
+    stored order or of ``numpy.random.default_rng(shuffle_seed).permutation(n_samples)``."""
+    import numpy as np
+
+    order = np.arange(n_samples) if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(n_samples)
+    return order if max_samples is None else order[:max(0, int(max_samples))]
+
+
 def cmd_send(a) -> int:
     import math
 
@@ -143,7 +155,7 @@ def cmd_send(a) -> int:
         raise ConfigError(str(e)) from None
     src = open_source(a.source, command="send")
     speed = math.inf if a.speed == float("inf") else a.speed
-    indices = np.arange(len(src.dataset)) if a.max_samples is None else np.arange(min(a.max_samples, len(src.dataset)))
+    indices = send_order(len(src.dataset), a.max_samples, a.shuffle)
     if src.labelled or len(indices) > 1:
         stream = streams.LabelledStream(src.dataset, indices=indices)
         label_address = (host, a.label_port) if a.label_port else None

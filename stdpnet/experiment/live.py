@@ -218,6 +218,9 @@ def run_live(config: Optional[RunConfig], out_dir, *, source=None, options: Opti
             "reduced_by_stage": {"lag": int(t["dropped_by_lag"]), "downsample": int(t["closed"] - t["after_downsample"]),
                                  "one_per_pixel": int(t["after_downsample"] - t["after_one_per_pixel"]),
                                  "rate_cap": int(t["after_one_per_pixel"] - t["after_rate_cap"])},
+            # re-timed, not dropped: events that reached a tick already closed (moved to the first
+            # open one) or stamped ahead of the clock (clamped to now)
+            "retimed": {"late": int(t["late"]), "early": int(t["early"])},
             "processed_events": int(processed), "lag_ms_p50": lag.percentile(50), "lag_ms_p99": lag.percentile(99),
             # stream time covered per second spent simulating: > 1 means the network keeps up
             "realtime_factor": (src.now_us() / 1e6) / max(sim_wall, 1e-9), "stream_s": src.now_us() / 1e6,

@@ -7,9 +7,12 @@ Time base: microseconds on the clock the events were stamped with (a
 every tick ending at or before ``now - settle_us`` is **closed**: its events are final (the
 allowance ``settle_us``, one tick by default, covers events stamped just before ``now`` but still
 on their way through the receiver thread). Events that turn up for a tick already closed are
-**late**: they are moved to the first open tick and counted. Events stamped after ``now`` (a
-sensor clock running ahead) are **early**: they are clamped to ``now`` and counted, so they
-cannot pile up.
+**late**: they are moved to the first open tick and counted. Events stamped after ``now`` wait
+in their own tick, keeping their exact timing, as long as they are at most ``max_ahead_us``
+(default two ticks) ahead: a sender's timestamps rebased onto the receiver's clock land up to a
+tick ahead of arrival (the rebase rounds the offset up to whole ticks so that recorded tick
+boundaries are kept). Events further ahead (a sensor clock running away) are **early**: they are
+clamped to ``now + max_ahead_us`` and counted, so they cannot pile up.
 
 **Only ticks with events cost anything.** :meth:`WallClockTicker.close` returns
 :class:`streams.TickChunk` objects covering the closed ticks from the first to the last that has
@@ -69,7 +72,8 @@ class WallClockTicker:
     polarities); ``max_events_per_tick``: the rate cap (``None``: no cap); ``seed``: of the cap's
     random subsampling; ``clock``: ``() -> now`` in microseconds on the events' time base (or pass
     ``now_us`` to :meth:`close`); ``factor``: downsampling factor, an int or ``(fx, fy)``;
-    ``settle_us`` (default ``dt_us``), ``max_lag_us``, ``max_silent_ticks``, ``one_spike_per_pixel``.
+    ``settle_us`` (default ``dt_us``), ``max_lag_us``, ``max_silent_ticks``, ``one_spike_per_pixel``,
+    ``max_ahead_us`` (default ``2 * dt_us``).
 
     Use: ``chunks = ticker.step(receiver.poll())`` in the consumer loop, then run each chunk.
     Label marks (:data:`streams.live.MARK_DTYPE`, e.g. from a :class:`streams.live.LabelReceiver`)
@@ -91,6 +95,7 @@ class WallClockTicker:
         settle_us: Optional[int] = None,
         max_lag_us: int = 1_000_000,
         max_silent_ticks: int = 1000,
+        max_ahead_us: Optional[int] = None,
     ):
         if int(dt_us) != dt_us or dt_us <= 0:
             raise ValueError(f"dt_us must be a positive whole number of microseconds, got {dt_us!r}")
@@ -116,6 +121,9 @@ class WallClockTicker:
         self.settle_us = self.dt_us if settle_us is None else int(settle_us)
         self.max_lag_us = int(max_lag_us)
         self.max_silent_ticks = int(max_silent_ticks)
+        self.max_ahead_us = 2 * self.dt_us if max_ahead_us is None else int(max_ahead_us)
+        if self.max_ahead_us < 0:
+            raise ValueError(f"max_ahead_us must be >= 0, got {max_ahead_us!r}")
         if self.settle_us < 0 or self.max_silent_ticks < 0 or self.max_lag_us <= self.settle_us:
             raise ValueError(
                 f"need settle_us >= 0, max_silent_ticks >= 0 and max_lag_us > settle_us; got settle_us="
@@ -234,11 +242,11 @@ class WallClockTicker:
         if len(times) > 1 and np.any(times[1:] < times[:-1]):
             order = np.argsort(times, kind="stable")
             events, times = events[order], times[order]
-        n_early = len(times) - int(np.searchsorted(times, now, side="right"))
-        if n_early:  # a clock running ahead: clamp to now (the newest, so still sorted)
+        n_early = len(times) - int(np.searchsorted(times, now + self.max_ahead_us, side="right"))
+        if n_early:  # a clock running away: clamp to the bound (they were the newest: still sorted)
             events = events.copy()
-            events["t"][len(events) - n_early:] = now
-            times[len(times) - n_early:] = now
+            events["t"][len(events) - n_early:] = now + self.max_ahead_us
+            times[len(times) - n_early:] = now + self.max_ahead_us
             self._counts["early"] += n_early
         return events, times
 

@@ -77,3 +77,33 @@ def cnn(params, x, topology, pool_mode="max", input_scale=1.0):
         a = conv(s, p["w"], p["b"]) if layer.kind == "conv" else dense(s, p["w"], p["b"])
         s = a if layer is topology.readout else np.maximum(a, 0.0)
     return s
+
+
+def lif_network(params, x, topology, beta, theta, reset="subtract", pool_mode="sum"):
+    """The surrogate network's forward pass stepped bin by bin through every layer (loops, float64):
+    ``U[t] = beta U[t-1] + I[t] - theta S[t-1]`` (or ``(beta U[t-1] + I[t]) (1 - S[t-1])``),
+    ``S[t] = U[t] > theta``. ``x``: ``(T, C, H, W)``. Returns the readout's spike counts, the sum of
+    its potentials over the bins and every neuron layer's spike total."""
+    names = [layer.name for layer in topology.layers if layer.kind != "pool"]
+    u = {n: 0.0 for n in names}
+    s_prev = {n: 0.0 for n in names}
+    totals = {n: 0.0 for n in names}
+    counts, u_sum = 0.0, 0.0
+    for x_t in np.asarray(x, np.float64):
+        s = x_t
+        for layer in topology.layers:
+            if layer.kind == "pool":
+                s = pool(s, layer.size, pool_mode)
+                continue
+            p = params[layer.name]
+            current = conv(s, p["w"], p["b"]) if layer.kind == "conv" else dense(s, p["w"], p["b"])
+            if reset == "subtract":
+                u[layer.name] = beta * u[layer.name] + current - theta * s_prev[layer.name]
+            else:
+                u[layer.name] = (beta * u[layer.name] + current) * (1.0 - s_prev[layer.name])
+            s = (u[layer.name] > theta).astype(np.float64)
+            s_prev[layer.name] = s
+            totals[layer.name] += s.sum()
+        counts = counts + s
+        u_sum = u_sum + u[names[-1]]
+    return counts, u_sum, totals

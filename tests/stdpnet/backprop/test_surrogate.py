@@ -8,6 +8,7 @@ from stdpnet.backprop import surrogate as sr  # noqa: E402
 from stdpnet.backprop import topology as T  # noqa: E402
 from stdpnet.errors import ConfigError, ParameterError  # noqa: E402
 
+from . import reference  # noqa: E402
 from .conftest import random_params  # noqa: E402
 
 
@@ -57,6 +58,28 @@ def test_spike_function_is_a_step_with_the_surrogate_derivative(kind, slope, der
         np.testing.assert_array_equal(spike(x), [0, 0, 0, 1, 1])
         grads = jax.vmap(jax.grad(spike))(x)
     np.testing.assert_allclose(grads, derivative(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_layer_by_layer_forward_equals_stepping_every_layer_bin_by_bin(reset):
+    # forward() runs each conv once over all bins and scans only the membranes; a loop over bins
+    # through all layers (reference.lif_network, numpy) must give the same spikes and potentials
+    topo = T.build_topology("8x8x2-3C3-P2-4", 3)
+    params = random_params(topo, seed=5, bias_std=0.2)
+    params = {k: {"w": 1.5 * p["w"], "b": p["b"]} for k, p in params.items()}  # spikes reach the readout
+    x = np.random.default_rng(2).poisson(0.8, size=(3, 6, 2, 8, 8)).astype(np.float64)
+    options = sr.SurrogateOptions(beta=0.7, reset=reset)
+    with jax.enable_x64(True):
+        logits, stats = sr.forward(params, x, topo, options)
+    fired = 0.0
+    for i in range(len(x)):
+        counts, u_sum, totals = reference.lif_network(params, x[i], topo, 0.7, 1.0, reset)
+        np.testing.assert_array_equal(np.asarray(logits[i]), counts)
+        np.testing.assert_allclose(np.asarray(stats["scores"][i]), counts + 0.5 * np.tanh(u_sum / 6), rtol=1e-12)
+        for name, total in totals.items():
+            assert float(stats["spikes"][name][i]) == total
+        fired += totals["out"]
+    assert fired > 0
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])

@@ -155,3 +155,27 @@ def test_label_receiver_counts_garbage_and_missing_marks():
     assert marks["index"].tolist() == [0, 1, 4, -1] and marks["label"].tolist() == [3, 4, 2, -1]
     assert counts["rejected"] == 1 and counts["missing"] == 2  # indices 2 and 3 never came
     assert np.all(np.diff(marks["t"]) >= 0)
+
+
+def test_send_command_plays_a_seeded_shuffled_subset_with_labels(capsys):
+    """``stdpnet send SOURCE --max-samples 4 --shuffle 3``: the first 4 samples of seed 3's
+    permutation, in that order, every event and every sample's label mark."""
+    import json
+
+    from stdpnet.cli import main
+    from stdpnet.cli.live import send_order
+
+    source = streams.resolve_source("synthetic:20")
+    order = np.random.default_rng(3).permutation(20)[:4]
+    assert send_order(20, 4, 3).tolist() == order.tolist() and send_order(5).tolist() == [0, 1, 2, 3, 4]
+    n_events = sum(len(source.dataset[int(i)][0]) for i in order)
+    with UDPReceiver(LOOPBACK, 0, source.sensor_size) as rx, LabelReceiver(LOOPBACK, 0, origin_ns=rx.origin_ns) as labels:
+        assert main(["send", "synthetic:20", f"udp://{LOOPBACK}:{rx.port}", "--label-port", str(labels.port),
+                     "--max-samples", "4", "--shuffle", "3", "--speed", "inf", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        wait_until(lambda: rx.counters()["received"] == n_events, what="every event")
+        wait_until(lambda: labels.counters()["received"] == report["marks"], what="every mark")
+        marks = labels.poll()
+    assert report["sent"] == n_events
+    sample_marks = marks[marks["label"] >= 0]
+    assert sample_marks["label"].tolist() == source.labels[order].tolist()

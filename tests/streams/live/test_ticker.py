@@ -125,7 +125,7 @@ def test_lag_bound_drops_the_oldest_ticks():
 
 
 def test_late_and_early_events_are_retimed_and_counted():
-    ticker = WallClockTicker(DT, (10, 10, 2), (10, 10, 2))
+    ticker = WallClockTicker(DT, (10, 10, 2), (10, 10, 2), max_ahead_us=0)
     ticker.push(ev([1], [1], [500], [0]))
     ticker.close(5_000)  # ticks 0..3 closed
     ticker.push(ev([2, 3], [2, 3], [1_200, 9_000], [0, 0]))  # 1 200: tick 1, closed; 9 000: after now
@@ -135,6 +135,19 @@ def test_late_and_early_events_are_retimed_and_counted():
     assert counts["late"] == 1 and counts["early"] == 1 and counts["pending"] == 1
     [chunk] = ticker.close(8_000)
     assert (chunk.start_tick, chunk.events["t"].tolist()) == (6, [6_000])  # the early one, clamped to now
+
+
+def test_events_slightly_ahead_keep_their_tick():
+    """Rebased sender timestamps land up to a tick ahead of arrival: they wait in their own tick
+    (exact timing) instead of being clamped to now; beyond max_ahead_us they are clamped."""
+    ticker = WallClockTicker(DT, (10, 10, 2), (10, 10, 2), max_ahead_us=1_500)
+    ticker.push(ev([1, 2], [1, 2], [6_400, 7_900], [0, 0]))  # now 5 000: 1 400 and 2 900 ahead
+    assert ticker.close(5_000) == []
+    counts = ticker.counters()
+    assert counts["early"] == 1 and counts["pending"] == 2
+    [chunk] = ticker.close(9_000)  # ticks up to 7 closed
+    assert chunk.events["t"].tolist() == [6_400, 6_500]  # kept as stamped; clamped to now + 1 500
+    assert [chunk.start_tick, chunk.n_ticks] == [6, 1]
 
 
 def test_marks_label_the_ticks():
