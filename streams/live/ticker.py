@@ -9,9 +9,10 @@ allowance ``settle_us``, one tick by default, covers events stamped just before 
 on their way through the receiver thread). Events that turn up for a tick already closed are
 **late**: they are moved to the first open tick and counted. Events stamped after ``now`` wait
 in their own tick, keeping their exact timing, as long as they are at most ``max_ahead_us``
-(default two ticks) ahead: a sender's timestamps rebased onto the receiver's clock land up to a
-tick ahead of arrival (the rebase rounds the offset up to whole ticks so that recorded tick
-boundaries are kept). Events further ahead (a sensor clock running away) are **early**: they are
+(default 50 ms) ahead: a sender's timestamps rebased onto the receiver's clock land ahead of
+arrival by the rebase's rounding up to a whole tick plus however late the sender's first datagram
+arrived (the rebase takes its offset from it; a sender on a busy machine is often a few
+milliseconds late). Events further ahead (a sensor clock running away) are **early**: they are
 clamped to ``now + max_ahead_us`` and counted, so they cannot pile up.
 
 **Only ticks with events cost anything.** :meth:`WallClockTicker.close` returns
@@ -73,7 +74,7 @@ class WallClockTicker:
     random subsampling; ``clock``: ``() -> now`` in microseconds on the events' time base (or pass
     ``now_us`` to :meth:`close`); ``factor``: downsampling factor, an int or ``(fx, fy)``;
     ``settle_us`` (default ``dt_us``), ``max_lag_us``, ``max_silent_ticks``, ``one_spike_per_pixel``,
-    ``max_ahead_us`` (default ``2 * dt_us``).
+    ``max_ahead_us`` (default 50 ms, at least two ticks).
 
     Use: ``chunks = ticker.step(receiver.poll())`` in the consumer loop, then run each chunk.
     Label marks (:data:`streams.live.MARK_DTYPE`, e.g. from a :class:`streams.live.LabelReceiver`)
@@ -121,7 +122,7 @@ class WallClockTicker:
         self.settle_us = self.dt_us if settle_us is None else int(settle_us)
         self.max_lag_us = int(max_lag_us)
         self.max_silent_ticks = int(max_silent_ticks)
-        self.max_ahead_us = 2 * self.dt_us if max_ahead_us is None else int(max_ahead_us)
+        self.max_ahead_us = max(50_000, 2 * self.dt_us) if max_ahead_us is None else int(max_ahead_us)
         if self.max_ahead_us < 0:
             raise ValueError(f"max_ahead_us must be >= 0, got {max_ahead_us!r}")
         if self.settle_us < 0 or self.max_silent_ticks < 0 or self.max_lag_us <= self.settle_us:
