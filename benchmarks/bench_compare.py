@@ -3,8 +3,9 @@ training sizes 50 to 640, 3 seeds, every method; prints the table (compare.md in
 
     python benchmarks/bench_compare.py [--methods stdp,spikegrad,bptt,cnn] [--seeds 3] [--out runs/bench-compare]
 
-Expect hours on 2 cores with ``bptt`` (its BPTT through 10 time bins costs ~10 minutes per fit at 640
-samples); without it, well under an hour.
+With ``bptt`` (BPTT through 10 time bins, one convolution per layer over all bins) a fit at 640
+samples takes about 10 minutes on one core of the reference machine, so the full curve takes about
+an hour per seed; without it, well under an hour in all.
 """
 import argparse
 import os

@@ -381,7 +381,7 @@ def _aggregate(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
         agg[key], agg[f"{key}_std"] = _mean_std([r.get(key) for r in runs])
     F = [r.get("forgetting") or [] for r in runs]
     agg["forgetting"] = [float(np.mean([f[j] for f in F])) for j in range(len(F[0]))] if F and F[0] else []
-    agg["per_seed"] = [{k: r.get(k) for k in ("seed", "acc", "bwt", "fwt", "joint_acc", "wall_s", "epochs", "test_only")
+    agg["per_seed"] = [{k: r.get(k) for k in ("seed", "acc", "bwt", "fwt", "joint_acc", "wall_s", "epochs", "test_only", "window_us")
                         if k in r} for r in runs]
     if runs[0].get("test_only"):
         names = list(runs[0]["test_only"])

@@ -9,6 +9,12 @@ mean accuracy over tasks of one network trained on all tasks' training samples a
 
 Unlike the STDP learner, these methods see a task as a batch with epochs and an early-stopping
 split: they are told where a task ends. That is what fine-tuning baselines do in the literature.
+
+Frames (count images, time bins) cover one **fixed observation window** ``[0, D)`` from each
+recording's start, ``D`` = the longest training recording of any task (``window_us`` overrides
+it), as a network that sees the sensor in real time must: it cannot stretch its bins to a
+recording's length before the recording has ended. With per-sample windows a recording played
+x4 slower would give the same bins as at x1, and the timescale protocol would measure nothing.
 """
 from __future__ import annotations
 
@@ -23,10 +29,21 @@ from streams.tasks import TaskSequence
 from ..metrics.continual import AccuracyMatrix
 
 
-def _arrays(ds, kind, n_bins):
+def _arrays(ds, kind, n_bins, window_us):
     from ..backprop import dataset_arrays
 
-    return dataset_arrays(ds, kind=kind, n_bins=n_bins)
+    return dataset_arrays(ds, kind=kind, n_bins=n_bins, window_us=(0.0, window_us))
+
+
+def observation_window_us(datasets) -> float:
+    """``D``: the longest recording among ``datasets`` (its last event's time + 1 us)."""
+    longest = 1
+    for ds in datasets:
+        for i in range(len(ds)):
+            events, _ = ds[i]
+            if len(events):
+                longest = max(longest, int(events["t"].max()) + 1)
+    return float(longest)
 
 
 def _fit(method, spec, x, y, *, seed, n_classes, init, options):
@@ -54,8 +71,9 @@ def run_continual_backprop(dataset, protocol: str, net: str, method: str, *, see
     kind = bp.input_kind(method)
     n_bins = options.get("n_bins", 10) if kind == "bins" else None
     T = len(seq.tasks)
-    tests = [_arrays(seq.test_dataset(t), kind, n_bins) for t in range(T)]
-    extra = [_arrays(seq.test_dataset(t), kind, n_bins) for t in seq.test_only]
+    window = options.get("window_us") or observation_window_us(seq.train_dataset(t) for t in range(T))
+    tests = [_arrays(seq.test_dataset(t), kind, n_bins, window) for t in range(T)]
+    extra = [_arrays(seq.test_dataset(t), kind, n_bins, window) for t in seq.test_only]
     R = AccuracyMatrix(seq.task_names)
     untrained = bp.untrained_model(method, spec, tests[0][0].shape[1:], seed=seed, n_classes=n_classes)
     R.record_baseline([bp.evaluate(untrained, x, y)["accuracy"] for x, y in tests])
@@ -63,7 +81,7 @@ def run_continual_backprop(dataset, protocol: str, net: str, method: str, *, see
     epochs = []
     extra_acc = None
     for t in range(T):
-        x, y = _arrays(seq.train_dataset(t), kind, n_bins)
+        x, y = _arrays(seq.train_dataset(t), kind, n_bins, window)
         model = _fit(method, spec, x, y, seed=seed, n_classes=n_classes, init=params, options=options)
         params = model.params
         epochs.append(model.epochs)
@@ -75,14 +93,14 @@ def run_continual_backprop(dataset, protocol: str, net: str, method: str, *, see
     if T == 1:
         joint = model
     else:
-        xs, ys = zip(*(_arrays(seq.train_dataset(t), kind, n_bins) for t in range(T)))
+        xs, ys = zip(*(_arrays(seq.train_dataset(t), kind, n_bins, window) for t in range(T)))
         joint = _fit(method, spec, np.concatenate(xs), np.concatenate(ys), seed=seed, n_classes=n_classes,
                      init=None, options=options)
     joint_acc = float(np.mean([bp.evaluate(joint, xt, yt)["accuracy"] for xt, yt in tests]))
     met = R.metrics()
     out = {"accuracy_matrix": R.values.tolist(), "baseline": R.baseline.tolist(), "acc": met["acc"],
            "bwt": met["bwt"], "fwt": met["fwt"], "forgetting": met["forgetting"], "joint_acc": joint_acc,
-           "epochs": epochs, "wall_s": time.perf_counter() - t0, "tasks": seq.describe()}
+           "epochs": epochs, "wall_s": time.perf_counter() - t0, "tasks": seq.describe(), "window_us": window}
     if extra_acc is not None:
         out["test_only"] = dict(zip([t.name for t in seq.test_only], extra_acc))
     return out
