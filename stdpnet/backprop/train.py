@@ -167,7 +167,8 @@ def _run_inference(infer, params, x, y, batch_size: int):
 
 def train_method(method: str, spec_text: str, train_x, train_y, val_x, val_y, *, seed: int = 0,
                  max_epochs: int = 30, patience: int = 5, batch_size: int = 32, lr: float = 1e-3,
-                 n_classes: Optional[int] = None, options=None, log=None, init=None) -> TrainedModel:
+                 n_classes: Optional[int] = None, options=None, log=None, init=None,
+                 min_epochs: int = 1) -> TrainedModel:
     """Train ``method`` on the topology of ``spec_text`` (plus a readout of ``n_classes``).
 
     ``train_x``/``val_x``: :func:`~.frames.dataset_arrays` output of the method's
@@ -176,11 +177,16 @@ def train_method(method: str, spec_text: str, train_x, train_y, val_x, val_y, *,
     (``SpikeGradOptions``, ``SurrogateOptions``, ``CNNOptions``). ``log``: optional callable
     receiving each epoch's history row. ``init``: parameters to start from (e.g. a previous
     model's ``params``: sequential fine-tuning) instead of the seeded initialisation.
-    Returns the parameters of the best validation epoch.
+    ``min_epochs``: early stopping is not considered before this many epochs (fine-tuning onto
+    classes the readout has learnt to silence can sit at 0 validation accuracy for several epochs
+    before it moves). Returns the parameters of the best validation epoch.
     """
     module = method_module(method)
     jax, jnp = require_jax()
     _check_hyper(max_epochs, patience, batch_size, lr)
+    if isinstance(min_epochs, bool) or not isinstance(min_epochs, (int, np.integer)) or not 1 <= min_epochs <= max_epochs:
+        raise ParameterError(f"train_method: min_epochs must be an integer in [1, max_epochs={max_epochs}], "
+                             f"got {min_epochs!r}")
     if n_classes is None and _spec_readout(spec_text) is None:
         labels = np.concatenate([np.asarray(train_y).ravel(), np.asarray(val_y).ravel()])
         n_classes = int(labels.max()) + 1 if len(labels) else None
@@ -220,7 +226,7 @@ def train_method(method: str, spec_text: str, train_x, train_y, val_x, val_y, *,
         if (row["val_accuracy"], -row["val_loss"]) > (best[0], -best[1]):
             best = (row["val_accuracy"], row["val_loss"])
             best_params, best_epoch = params, epoch
-        elif epoch - best_epoch >= patience:
+        elif epoch - best_epoch >= patience and epoch >= min_epochs:
             break
     return TrainedModel(
         method=method, topology=topology, options=options, seed=int(seed),
@@ -228,7 +234,8 @@ def train_method(method: str, spec_text: str, train_x, train_y, val_x, val_y, *,
         sample_shape=tuple(train_x.shape[1:]), epochs=len(history), best_epoch=best_epoch,
         best_val_accuracy=float(best[0]), history=history,
         wall_time_s=time.perf_counter() - started,
-        settings={"max_epochs": int(max_epochs), "patience": int(patience), "batch_size": int(batch_size),
+        settings={"max_epochs": int(max_epochs), "min_epochs": int(min_epochs), "patience": int(patience),
+                  "batch_size": int(batch_size),
                   "lr": float(lr), "n_train": len(train_x), "n_val": len(val_x)})
 
 

@@ -101,6 +101,12 @@ def test_early_stopping_keeps_the_best_epoch(synthetic_split):
     model = bp.train_method("cnn", SYNTHETIC_SPEC, x[:64], y[:64], xv, yv, seed=0, max_epochs=10,
                             patience=2, lr=1e-30, n_classes=4)
     assert model.epochs == 3 and model.best_epoch == 1
+    # min_epochs: no stopping before epoch 6, still the best epoch's parameters
+    model = bp.train_method("cnn", SYNTHETIC_SPEC, x[:64], y[:64], xv, yv, seed=0, max_epochs=10,
+                            patience=2, lr=1e-30, n_classes=4, min_epochs=6)
+    assert model.epochs == 6 and model.best_epoch == 1 and model.settings["min_epochs"] == 6
+    with pytest.raises(ParameterError, match="min_epochs"):
+        bp.train_method("cnn", SYNTHETIC_SPEC, x[:64], y[:64], xv, yv, max_epochs=3, min_epochs=4)
 
 
 def test_classes_come_from_the_spec_or_the_labels(synthetic_split):
