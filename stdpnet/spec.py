@@ -94,25 +94,38 @@ def parse_spec(text: str) -> NetSpec:
 # Per-layer parameters of SPEC section 6 (thresholds, radii, initial weights) and the tuned
 # learning rates (alpha_minus; alpha_plus = -8 alpha_minus). Keys are layer names. Presets hold the
 # network only; the data, readout and passes each preset is run with are experiment defaults
-# (stdpnet.experiment.config.PRESET_EXPERIMENTS). Tuned on a stratified 80/20 split of the data
-# folder (seed 0): see README, "Presets and the figures they reach".
+# (stdpnet.experiment.config.PRESET_EXPERIMENTS). Tuned by 3-fold cross-validation on the data
+# folder (seeds 0, 1, 2: three stratified 80/20 splits): see README, "Presets and the figures they
+# reach".
 PRESETS: Dict[str, Dict[str, Any]] = {
+    # Deviation from SPEC, on purpose and named: fc1 has inference inhibition (r_infer = 0), as in
+    # `nmnist`. It acts on the inference accumulators only, so learning is unchanged; without it
+    # fc1's 1,000 non-leaky neurons emit ~6,500 inference spikes per image and the event classifier
+    # stays near chance (0.09-0.19 on 3 folds, 5 rate settings, 1-3 passes). 3-fold cross-validated
+    # (benchmarks/sweeps/mnist_reference.toml): with the classifier readout and 2 passes
+    # 0.953 +- 0.006, against 0.917 +- 0.001 for SPEC's r_infer = None with spike-count labelling
+    # and 1 pass on the same folds; the count readout alone gains 1.5 points from it
+    # (0.932 +- 0.004, 1 pass).
     "mnist_reference": {
         "net": "28x28x1-16C5-P2-32C5-P2-1000",
         "dt_us": 1000,
         "layers": {
             "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
             "conv2": {"theta_learn": 30, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.002}},
-            "fc1": {"theta_learn": 30, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.03}},
+            "fc1": {"theta_learn": 30, "r_learn": "global", "r_infer": 0, "init_mean": 0.67, "stdp": {"alpha_minus": -0.03}},
         },
     },
-    "mnist_best": {  # the source's best network; rates carried over from mnist_reference, not tuned
+    # The source's best network. Learning rates carried over from mnist_reference (not swept); fc1's
+    # inference inhibition (r_infer = 0) is the same named deviation as in mnist_reference, with the
+    # same classifier readout and passes: 3-fold cross-validated (benchmarks/sweeps/mnist_best.toml)
+    # 0.960 +- 0.003, above mnist_reference's 0.953 +- 0.006 on the same folds (and on each fold).
+    "mnist_best": {
         "net": "28x28x1-16C5-P2-256C5-P2-1000",
         "dt_us": 1000,
         "layers": {
             "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
             "conv2": {"theta_learn": 30, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.002}},
-            "fc1": {"theta_learn": 30, "r_learn": "global", "r_infer": None, "init_mean": 0.67, "stdp": {"alpha_minus": -0.03}},
+            "fc1": {"theta_learn": 30, "r_learn": "global", "r_infer": 0, "init_mean": 0.67, "stdp": {"alpha_minus": -0.03}},
         },
     },
     # Deviation from SPEC, on purpose and named: fc1 has inference inhibition (r_infer = 0: one
@@ -121,13 +134,21 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     # and the event classifier stays at chance for every setting tried; with it, 91.9 %.
     # fc1's rate is 30x the table's first guess: 640 training recordings give each fc1 neuron ~10
     # learning spikes per pass, against ~100x more in the source's 60,000-sample pass.
+    # Deviation, named: fc1's inference threshold is below its learning threshold (theta_infer 10,
+    # theta_learn 60; SPEC's table gives both accumulators the same value). It acts on the
+    # inference accumulators only, so learning is unchanged; fc1 then emits about 5x more
+    # inference spikes per sample (~65 against ~13) for the event classifier, whose rate and error
+    # memory were retuned with it (stdpnet.experiment.config.PRESET_EXPERIMENTS). 3-fold
+    # cross-validated (benchmarks/sweeps/nmnist.toml): 0.956 +- 0.000 against 0.933 +- 0.020 on
+    # the same folds.
     "nmnist": {
         "net": "34x34x2-16C5-P2-128C5-P2-1024",
         "dt_us": 1000,
         "layers": {
             "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
             "conv2": {"theta_learn": 50, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
-            "fc1": {"theta_learn": 60, "r_learn": "global", "r_infer": 0, "init_mean": 0.67, "stdp": {"alpha_minus": -0.03}},
+            "fc1": {"theta_learn": 60, "theta_infer": 10, "r_learn": "global", "r_infer": 0, "init_mean": 0.67,
+                    "stdp": {"alpha_minus": -0.03}},
         },
     },
     # Our own small preset for the built-in moving-bar stream (not from the source). Deviation from

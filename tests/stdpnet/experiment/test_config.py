@@ -31,7 +31,7 @@ def test_presets_carry_their_experiment_defaults():
     cfg = build_config(net="nmnist", data=NMNIST_DATA)
     assert cfg.training.epochs == 3
     assert cfg.readout.kind == "classifier"
-    assert cfg.readout.params == {"eta": 0.1, "w_init_mean": 0.3, "m": 0.5}
+    assert cfg.readout.params == {"eta": 0.05, "w_init_mean": 0.3, "m": 0.25}
     assert build_config(net="nmnist", data=NMNIST_DATA, readout="count", epochs=1).readout.params == {}
 
 
