@@ -68,6 +68,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--simulate-samples", type=int, default=100,
                    help="test samples the SpikeGrad network is also run for in stdpnet's simulator (0: none)")
     p.add_argument("--out", default=None, help="output folder (default runs/compare-<time>)")
+    p.add_argument("--merge", nargs="+", default=None, metavar="RESULT_DIR",
+                   help="instead of running: join earlier compare outputs of the same design (methods run "
+                        "apart) into one table and figures in --out")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_compare)
@@ -129,6 +132,8 @@ def cmd_compare(a) -> int:
     from ..experiment.compare import compare, markdown_table
     from ..experiment.config import preset_data_source
 
+    if a.merge:
+        return _merge_compare(a)
     try:
         sizes = [int(v) for v in a.train_sizes.split(",") if v.strip()]
     except ValueError:
@@ -148,6 +153,31 @@ def cmd_compare(a) -> int:
     print(markdown_table(result))
     print(f"{result['energy_note']}\nresults: {out}/compare.md, compare.json, accuracy_vs_size.png, "
           "accuracy_vs_ops.png, training_cost.png")
+    return 0
+
+
+def _merge_compare(a) -> int:
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from ..experiment.compare import markdown_table, merge_results, write_outputs
+
+    results = []
+    for d in a.merge:
+        path = Path(d) / "compare.json" if Path(d).is_dir() else Path(d)
+        try:
+            results.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"--merge {d}: cannot read a comparison result ({e}); give folders written by "
+                              "stdpnet compare --out") from None
+    merged = merge_results(results, a.merge)
+    out = Path(a.out or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}")
+    write_outputs(merged, out)
+    if a.json:
+        print(json.dumps(merged, default=float))
+    else:
+        print(markdown_table(merged))
+        print(f"merged {len(results)} results into {out}/compare.md, compare.json and the figures")
     return 0
 
 

@@ -239,6 +239,33 @@ def compare(net: str, source, *, test_source=None, train_sizes: Sequence[int] = 
     return result
 
 
+def merge_results(results: Sequence[Dict[str, Any]], where: Sequence[str] = ()) -> Dict[str, Any]:
+    """One comparison from several runs of the same design (methods run apart, e.g. on other
+    machines): the network, data, test data, seeds and sizes must agree, and no method may appear
+    twice. Raises :class:`ConfigError` naming the first disagreement."""
+    from ..errors import ConfigError
+
+    if not results:
+        raise ConfigError("merge needs at least one comparison result")
+    names = list(where) or [f"result {i + 1}" for i in range(len(results))]
+    first = results[0]
+    merged = {**first, "methods": {}, "per_seed": {}, "wall_s": 0.0}
+    for name, r in zip(names, results):
+        for key in ("net", "data", "test_data", "seeds", "train_sizes"):
+            if r.get(key) != first.get(key):
+                raise ConfigError(f"{name}: {key} is {r.get(key)!r}, but {names[0]} has {first.get(key)!r}; only "
+                                  "runs of the same design can share a table")
+        for m, entries in r["methods"].items():
+            if m in merged["methods"]:
+                raise ConfigError(f"{name}: method {m!r} is already in another result; merge each method once")
+            merged["methods"][m] = entries
+            merged["per_seed"][m] = r.get("per_seed", {}).get(m, [])
+        merged["wall_s"] += float(r.get("wall_s", 0.0))
+        if "spikegrad_equivalence" in r:
+            merged["spikegrad_equivalence"] = r["spikegrad_equivalence"]
+    return merged
+
+
 def markdown_table(result: Dict[str, Any]) -> str:
     lines = [f"| method | train samples | accuracy (mean +- std over {len(result['seeds'])} seeds) | labels | "
              "samples seen | epochs | train wall (s) | ops / inference | spikes / inference | energy (uJ, est.) | "

@@ -42,6 +42,30 @@ def test_json_contract_and_same_seed_same_table(tmp_path, capsys):
         assert first["methods"][m][0]["accuracy"] == second["methods"][m][0]["accuracy"]
 
 
+def test_methods_run_apart_merge_into_the_table_of_one_run(tmp_path, capsys):
+    pytest.importorskip("jax")
+    base = ["compare", "--data", "synthetic:120", "--train-sizes", "40", "--seeds", "1", "--max-epochs", "3", "--json"]
+    assert main(base + ["--methods", "stdp,cnn", "--out", str(tmp_path / "both")]) == 0
+    both = json.loads(capsys.readouterr().out)
+    for m in ("stdp", "cnn"):
+        assert main(base + ["--methods", m, "--out", str(tmp_path / m)]) == 0
+        capsys.readouterr()
+    assert main(["compare", "--merge", str(tmp_path / "stdp"), str(tmp_path / "cnn"), "--out",
+                 str(tmp_path / "merged"), "--json"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert list(merged["methods"]) == ["stdp", "cnn"]
+    for m in ("stdp", "cnn"):
+        assert [e["accuracy"] for e in merged["methods"][m]] == [e["accuracy"] for e in both["methods"][m]]
+    assert (tmp_path / "merged" / "compare.md").read_text().count("| stdp |") == 1
+    # another design (other sizes) or a method twice: a clear error
+    assert main(base[:4] + ["30"] + base[5:] + ["--methods", "cnn", "--out", str(tmp_path / "other")]) == 0
+    capsys.readouterr()
+    assert main(["compare", "--merge", str(tmp_path / "stdp"), str(tmp_path / "other")]) == 2
+    assert "train_sizes" in capsys.readouterr().err
+    assert main(["compare", "--merge", str(tmp_path / "cnn"), str(tmp_path / "cnn")]) == 2
+    assert "already" in capsys.readouterr().err
+
+
 def test_without_jax_compare_names_the_extra(tmp_path):
     code = ("import sys; sys.modules['jax'] = None; sys.modules['optax'] = None\n"
             "from stdpnet.cli import main\n"
