@@ -63,7 +63,8 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a trained run with learning off")
     p.add_argument("run_dir", help="a run directory written by stdpnet train")
     p.add_argument("--data", default=None, metavar="SOURCE",
-                   help="evaluate on all samples of this SOURCE instead of the run's stored validation split")
+                   help="evaluate on all samples of this SOURCE instead of the run's stored validation split "
+                        "(the run's own training source: its validation split, never its training samples)")
     p.add_argument("--max-samples", type=int, default=None, help="evaluate at most this many samples")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="worker processes sharing the shards (default 1); the result is the same for any N")
