@@ -33,6 +33,12 @@ def dense(x, w, b):
     return w @ x.reshape(-1) + b
 
 
+def linear(layer, params, x):
+    """A conv or dense layer's weighted sum."""
+    p = params[layer.name]
+    return conv(x, p["w"], p["b"]) if layer.kind == "conv" else dense(x, p["w"], p["b"])
+
+
 def relaxed_spikegrad(params, x, topology, theta, pool_mode="avg"):
     """SpikeGrad without rounding (the net its straight-through gradient differentiates):
     ``S = ReLU(a) / theta``, pooling ``avg / theta`` (or sum); readout potentials."""
@@ -41,8 +47,7 @@ def relaxed_spikegrad(params, x, topology, theta, pool_mode="avg"):
         if layer.kind == "pool":
             s = pool(s, layer.size, "sum") if pool_mode == "sum" else pool(s, layer.size, "avg") / theta
             continue
-        p = params[layer.name]
-        a = conv(s, p["w"], p["b"]) if layer.kind == "conv" else dense(s, p["w"], p["b"])
+        a = linear(layer, params, s)
         if layer is topology.readout:
             return a
         s = np.maximum(a, 0.0) / theta
@@ -57,8 +62,7 @@ def integer_spikegrad(params, x, topology, theta, pool_mode="avg"):
         if layer.kind == "pool":
             s = pool(s, layer.size, "sum") if pool_mode == "sum" else np.round(pool(s, layer.size, "avg") / theta)
         else:
-            p = params[layer.name]
-            a = conv(s, p["w"], p["b"]) if layer.kind == "conv" else dense(s, p["w"], p["b"])
+            a = linear(layer, params, s)
             if layer is topology.readout:
                 counts["out"] = a
                 return counts
@@ -73,8 +77,7 @@ def cnn(params, x, topology, pool_mode="max", input_scale=1.0):
         if layer.kind == "pool":
             s = pool(s, layer.size, pool_mode)
             continue
-        p = params[layer.name]
-        a = conv(s, p["w"], p["b"]) if layer.kind == "conv" else dense(s, p["w"], p["b"])
+        a = linear(layer, params, s)
         s = a if layer is topology.readout else np.maximum(a, 0.0)
     return s
 
@@ -95,8 +98,7 @@ def lif_network(params, x, topology, beta, theta, reset="subtract", pool_mode="s
             if layer.kind == "pool":
                 s = pool(s, layer.size, pool_mode)
                 continue
-            p = params[layer.name]
-            current = conv(s, p["w"], p["b"]) if layer.kind == "conv" else dense(s, p["w"], p["b"])
+            current = linear(layer, params, s)
             if reset == "subtract":
                 u[layer.name] = beta * u[layer.name] + current - theta * s_prev[layer.name]
             else:
