@@ -26,13 +26,14 @@ from stdpnet.network import Network
 from stdpnet.sources import open_source
 
 net_name, data, samples, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), 0
+layers = json.loads(sys.argv[4]) or None
 src = open_source(data, seed=seed)
 idx = np.arange(min(samples, len(src.dataset)))
 t0 = time.perf_counter()
 warm = next(iter(streams.tick_chunks(streams.LabelledStream(src.dataset, indices=idx[:1]), dt_us=1000)))
-Network.from_spec(net_name, seed=seed).run(warm)
+Network.from_spec(net_name, seed=seed, layers=layers).run(warm)
 compile_s = time.perf_counter() - t0
-net = Network.from_spec(net_name, seed=seed)
+net = Network.from_spec(net_name, seed=seed, layers=layers)
 chunks = list(streams.tick_chunks(streams.LabelledStream(src.dataset, indices=idx, shuffle=True, seed=seed),
                                   dt_us=net.dt_us))
 events = sum(len(c.events) for c in chunks)
@@ -55,9 +56,9 @@ print(json.dumps({"events": events, "train_wall_s": tw, "train_cpu_s": tc, "trai
 '''
 
 
-def run_tree(tree: str, net: str, data: str, samples: int) -> dict:
+def run_tree(tree: str, net: str, data: str, samples: int, layers: str = "{}") -> dict:
     env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
-    out = subprocess.run([sys.executable, "-c", DRIVER, net, data, str(samples)], cwd=tree, env=env,
+    out = subprocess.run([sys.executable, "-c", DRIVER, net, data, str(samples), layers], cwd=tree, env=env,
                          capture_output=True, text=True, check=True)
     r = json.loads(out.stdout.strip().splitlines()[-1])
     ev = r["events"]
@@ -77,6 +78,9 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=None, help="SOURCE (default: N-MNIST from STDPNET_DATA)")
     ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--layers", default="{}",
+                    help="JSON layer overrides given to both trees, so that both run the same network when "
+                         "a preset changed between them, e.g. '{\"fc1\": {\"theta_infer\": 10}}'")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     data = a.data or f"nmnist:{os.environ.get('STDPNET_DATA', '../shared/data')}/nmnist/Train"
@@ -84,7 +88,7 @@ def main(argv=None) -> int:
     trees = {"A": a.a, "B": a.b}
     for r in range(a.rounds):
         for name in ("AB" if r % 2 == 0 else "BA"):
-            res = run_tree(trees[name], a.net, data, a.samples)
+            res = run_tree(trees[name], a.net, data, a.samples, a.layers)
             runs[name].append(res)
             print(f"round {r} {name}: " + "  ".join(f"{k} {v:,.0f}" for k, v in res.items()), file=sys.stderr, flush=True)
     med = {n: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for n, rs in runs.items()}

@@ -7,7 +7,7 @@ the layer's input) are delivered by the kernel (:func:`stdpnet.kernels.delivery.
 thresholds out of reach, so this is the add path and its bookkeeping), and the very same adds are
 done by the simplest numba loop that can do them: precomputed contiguous runs ``(neuron offset,
 weight offset, length)``, ``V_learn += w; V_infer += w``, nothing else. Both rates are counted in
-float64 adds per second of this thread's CPU time (two per synaptic operation with learning on), so
+adds per second of this thread's CPU time (in the network's precision) (two per synaptic operation with learning on), so
 other jobs on the machine disturb them little. The ratio kernel / achievable is the headroom left.
 """
 from __future__ import annotations
@@ -81,12 +81,15 @@ def main(argv=None) -> int:
     ap.add_argument("--net", default="nmnist")
     ap.add_argument("--spikes-per-tick", type=int, default=30)
     ap.add_argument("--ticks", type=int, default=2000)
+    ap.add_argument("--precision", default=None, choices=["float64", "float32"],
+                    help="potentials and weights (default: the preset's)")
     a = ap.parse_args(argv)
     rng = np.random.default_rng(0)
-    net = Network.from_spec(a.net, seed=0)
+    net = Network.from_spec(a.net, seed=0, precision=a.precision)
+    print(f"{a.net} ({net.precision}): adds per second of thread CPU time, kernel against the simplest loop")
     print(f"{'layer':6s} {'F':>5s} {'kernel Gadd/s':>14s} {'achievable':>11s} {'ratio':>6s}")
     for layer in net.learning_layers:
-        layer.params = layer.params.updated(theta_learn=1e300, theta_infer=1e300)  # no crossings
+        layer.params = layer.params.updated(theta_learn=1e30, theta_infer=1e30)  # no crossings
         const = layer.const(net.dt_us)
         c, h, w = layer.in_shape
         n = a.spikes_per_tick * a.ticks

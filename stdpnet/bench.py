@@ -67,7 +67,8 @@ def default_bench_data(net: str) -> str:
 
 
 def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Optional[int] = None,
-                    seed: int = 0, progress=False, profile: bool = False) -> Dict[str, Any]:
+                    seed: int = 0, progress=False, profile: bool = False,
+                    precision: Optional[str] = None) -> Dict[str, Any]:
     """Train one pass (learning on in all layers), then one inference pass (learning off) over the
     same recordings; returns the figures of SPEC section 10 plus the kernels' warm-up time
     (``compile_s``: compiling, or loading numba's disk cache; never in the timed passes).
@@ -83,7 +84,7 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
 
     progress = as_progress(progress)
     warm = warm_up_kernels(announce=progress.note)
-    network = Network.from_spec(net, seed=seed)
+    network = Network.from_spec(net, seed=seed, precision=precision)
     source = open_source(data or default_bench_data(net), command="bench", seed=seed,
                          synthetic_sensor=network.sensor_size if network.sensor_size[2] == 2 else None)
     check_fits(source, network)
@@ -93,7 +94,7 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
     stream = streams.LabelledStream(source.dataset, indices=indices, shuffle=True, seed=seed)
     chunks = list(streams.tick_chunks(stream, dt_us=network.dt_us))
     if profile:  # compile the profiling variant outside the timed passes, on a throw-away network
-        scratch_net = Network.from_spec(net, seed=seed)
+        scratch_net = Network.from_spec(net, seed=seed, precision=precision)
         scratch_net.enable_profiling()
         scratch_net.run(chunks[0])
     train, train_prof = _time_pass(network, chunks, progress.bar(len(chunks), "bench: training"), profile)
@@ -108,6 +109,7 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
         "samples": int(len(indices)),
         "events": train.events,
         "dt_us": network.dt_us,
+        "precision": network.precision,
         "train_events_per_s": tr["events_per_s"],
         "infer_events_per_s": inf["events_per_s"],
         "infer_over_train": inf["events_per_s"] / max(tr["events_per_s"], 1e-9),
@@ -127,7 +129,8 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
 
 def format_bench(r: Dict[str, Any]) -> str:
     lines = [
-        f"network {r['net']}  data {r['data']}  ({r['samples']} samples, {r['events']:,} events, dt {r['dt_us']} us)",
+        f"network {r['net']} ({r['precision']})  data {r['data']}  ({r['samples']} samples, {r['events']:,} events, "
+        f"dt {r['dt_us']} us)",
         f"first call (JIT{' from disk cache' if r['compile_from_cache'] else ' compile'}): {r['compile_s']:.2f} s",
         f"training : {r['train_events_per_s']:>12,.0f} events/s   real-time factor {r['realtime_factor']:.1f}x   "
         f"{r['synops_per_s'] / 1e6:,.0f} M synops/s   ({r['train_wall_s']:.1f} s)",

@@ -215,7 +215,7 @@ class LearningLayer:
     kind = "conv"
 
     def __init__(self, in_shape: Shape, n_maps: int, kernel: Tuple[int, int], params: LayerParams,
-                 rng: np.random.Generator, name: str = ""):
+                 rng: np.random.Generator, name: str = "", dtype=np.float64):
         c, h, w = in_shape
         k_h, k_w = kernel
         if n_maps < 1:
@@ -237,12 +237,12 @@ class LearningLayer:
         self._const: Optional[Tuple[int, K.LayerConst]] = None
         n_positions = self.out_hw[0] * self.out_hw[1]
         n_neurons = n_positions * n_maps
-        self.state = K.new_state(c * k_h * k_w * n_maps, n_maps, n_neurons, c * h * w)
+        self.state = K.new_state(c * k_h * k_w * n_maps, n_maps, n_neurons, c * h * w, dtype)
         lo, hi = params.weight_range
         self.state.w[:] = np.clip(rng.normal(params.init_mean, params.init_std, self.state.w.size), lo, hi)
         # a conv layer delivers each kernel row as one run through kx-mirrored weights (kernels.delivery)
         n_mirror = self.state.w.size if self.out_hw[1] > 1 else 0
-        self.scratch = K.new_scratch(n_positions, n_neurons, n_mirror)
+        self.scratch = K.new_scratch(n_positions, n_neurons, n_mirror, dtype)
 
     # ---- parameters: a value; assigning one takes effect at the next tick ----------------------
     @property
@@ -283,6 +283,9 @@ class LearningLayer:
         else:
             code, a_plus, a_minus, p_plus, p_minus, b_plus, b_minus, soft = K.RULE_STATIC, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0
         w_min, w_max = p.weight_range
+        # thresholds in the potentials' own type (kernels.precision): a float32 network compares and
+        # subtracts the float32 nearest to the parameter, exactly like its Brian2 twin
+        as_state = self.state.v_learn.dtype.type
         return K.LayerConst(
             c=c, h_in=h, w_in=w, n_maps=self.n_maps, k_h=self.kernel[0], k_w=self.kernel[1],
             h_out=self.out_hw[0], w_out=self.out_hw[1], pool=self.pool_after,
@@ -290,7 +293,7 @@ class LearningLayer:
             learning=int(bool(p.learning) and rule is not None), rule=code,
             reset=K.RESET_SUBTRACT if p.reset == "subtract" else K.RESET_ZERO,
             refractory=int(math.ceil(p.refractory_us / dt_us)), soft_bound=soft,
-            theta_learn=float(p.theta_learn), theta_infer=float(p.theta_inference),
+            theta_learn=float(as_state(p.theta_learn)), theta_infer=float(as_state(p.theta_inference)),
             alpha_plus=float(a_plus), alpha_minus=float(a_minus), punish_plus=float(p_plus),
             punish_minus=float(p_minus), beta_plus=float(b_plus), beta_minus=float(b_minus),
             w_min=float(w_min), w_max=float(w_max), leak_tau=float(p.leak_tau_us) / dt_us,
@@ -388,12 +391,17 @@ class LearningLayer:
                     "in this network; the checkpoint comes from a different network spec")
             if theirs.dtype.kind not in ("f", "i", "u") or (mine.dtype.kind == "i" and theirs.dtype.kind == "f"):
                 raise CheckpointError(f"{self.name}: '{k}' has dtype {theirs.dtype}, expected {mine.dtype}")
+            if mine.dtype.kind == "f" and theirs.dtype.kind == "f" and theirs.dtype != mine.dtype:
+                raise CheckpointError(
+                    f"{self.name}: '{k}' is {theirs.dtype} in the checkpoint but {mine.dtype} in this network; "
+                    f"build the network with precision={theirs.dtype.name!r} to resume it exactly")
             if theirs.dtype.kind == "f" and not np.isfinite(theirs).all():
                 raise CheckpointError(f"{self.name}: '{k}' holds NaN or infinite values; the checkpoint is corrupt")
             checked[k] = theirs
         lo, hi = self._params.weight_range
         w = checked["w"]
-        if w.size and (w.min() < lo or w.max() > hi):
+        as_state = self.state.w.dtype.type  # the range as this precision stores it (clipping rounds)
+        if w.size and (w.min() < as_state(lo) or w.max() > as_state(hi)):
             raise CheckpointError(f"{self.name}: weights in the checkpoint leave the rule's range [{lo}, {hi}]")
         for k, v in checked.items():
             np.copyto(getattr(self.state, k), v)
@@ -419,8 +427,8 @@ class ConvWTA(LearningLayer):
     kind = "conv"
 
     def __init__(self, in_shape: Shape, n_maps: int, k: int, params: LayerParams,
-                 rng: np.random.Generator, name: str = ""):
-        super().__init__(in_shape, n_maps, (k, k), params, rng, name)
+                 rng: np.random.Generator, name: str = "", dtype=np.float64):
+        super().__init__(in_shape, n_maps, (k, k), params, rng, name, dtype)
 
 
 class DenseWTA(LearningLayer):
@@ -433,8 +441,8 @@ class DenseWTA(LearningLayer):
     kind = "dense"
 
     def __init__(self, in_shape: Shape, n: int, params: LayerParams, rng: np.random.Generator,
-                 name: str = ""):
-        super().__init__(in_shape, n, (in_shape[1], in_shape[2]), params, rng, name)
+                 name: str = "", dtype=np.float64):
+        super().__init__(in_shape, n, (in_shape[1], in_shape[2]), params, rng, name, dtype)
 
     def describe(self) -> str:
         c, h, w = self.in_shape

@@ -20,6 +20,7 @@ from .errors import CheckpointError, ParameterError, SourceError, SpecError
 from .layers import ConvWTA, DenseWTA, LayerParams, LearningLayer, Pool, rule_name
 from .rules import STDPParams
 from .spec import NetSpec, parse_spec, resolve_config
+from .kernels.precision import DEFAULT_PRECISION, PRECISIONS, dtype_of
 
 
 @dataclass
@@ -44,9 +45,14 @@ class Network:
     """
 
     def __init__(self, spec: NetSpec, layer_params: Dict[str, LayerParams], dt_us: int = 1000,
-                 seed: int = 0, config: Optional[Dict[str, Any]] = None):
+                 seed: int = 0, config: Optional[Dict[str, Any]] = None, precision: str = DEFAULT_PRECISION):
         if not (isinstance(dt_us, (int, np.integer)) and dt_us > 0):
             raise ParameterError(f"dt_us must be a positive integer number of microseconds, got {dt_us!r}")
+        if precision not in PRECISIONS:
+            raise ParameterError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        #: floating-point type of potentials and weights (stdpnet.kernels.precision)
+        self.precision = precision
+        dtype = dtype_of(precision)
         self.spec = spec
         self.dt_us = int(dt_us)
         self.seed = int(seed)
@@ -74,9 +80,9 @@ class Network:
                 continue
             params = layer_params.get(ls.name, LayerParams())
             if ls.kind == "conv":
-                layer = ConvWTA(shape, ls.size, ls.kernel, params, weight_rng, name=ls.name)
+                layer = ConvWTA(shape, ls.size, ls.kernel, params, weight_rng, name=ls.name, dtype=dtype)
             else:
-                layer = DenseWTA(shape, ls.size, params, weight_rng, name=ls.name)
+                layer = DenseWTA(shape, ls.size, params, weight_rng, name=ls.name, dtype=dtype)
             self.layers.append(layer)
             self.learning_layers.append(layer)
             shape = layer.out_shape
@@ -95,14 +101,17 @@ class Network:
     # ---- construction -----------------------------------------------------------------------
     @classmethod
     def from_spec(cls, net: str, layers: Optional[Dict[str, Dict[str, Any]]] = None, seed: int = 0,
-                  dt_us: Optional[int] = None) -> "Network":
+                  dt_us: Optional[int] = None, precision: Optional[str] = None) -> "Network":
         """Build from a spec string or preset name; ``layers`` maps layer names (``conv1``, ``fc1``, ...)
-        to parameter overrides, e.g. ``{"conv1": {"theta_learn": 10, "stdp": {"alpha_minus": -0.002}}}``."""
+        to parameter overrides, e.g. ``{"conv1": {"theta_learn": 10, "stdp": {"alpha_minus": -0.002}}}``;
+        ``precision``: ``"float64"`` or ``"float32"`` (default: the preset's, else float64)."""
         over: Dict[str, Any] = {"seed": seed}
         if layers:
             over["layers"] = layers
         if dt_us is not None:
             over["dt_us"] = dt_us
+        if precision is not None:
+            over["precision"] = precision
         return cls.from_config(resolve_config(net, over))
 
     @classmethod
@@ -111,7 +120,8 @@ class Network:
         cfg = resolve_config(config)
         spec = parse_spec(cfg["net"])
         params = {name: LayerParams.from_dict(copy.deepcopy(p)) for name, p in cfg.get("layers", {}).items()}
-        return cls(spec, params, dt_us=cfg.get("dt_us", 1000), seed=cfg.get("seed", 0), config=cfg)
+        return cls(spec, params, dt_us=cfg.get("dt_us", 1000), seed=cfg.get("seed", 0), config=cfg,
+                   precision=cfg.get("precision", DEFAULT_PRECISION))
 
     def _build_plan(self) -> None:
         """Typed lists of every layer's named state and scratch for the compiled driver; the constants
@@ -282,6 +292,7 @@ class Network:
         return {
             "spec": self.spec.text,
             "dt_us": self.dt_us,
+            "precision": self.precision,
             "seed": self.seed,
             "now": self.now,
             "rng_state": self.rng_state.copy(),
@@ -298,6 +309,11 @@ class Network:
             )
         if int(state.get("dt_us", -1)) != self.dt_us:
             raise CheckpointError(f"checkpoint has dt_us={state.get('dt_us')}, this network {self.dt_us}")
+        theirs = str(state.get("precision", "float64"))  # checkpoints from before the option: float64
+        if theirs != self.precision:
+            raise CheckpointError(
+                f"checkpoint holds {theirs} potentials and weights, this network {self.precision}; build the "
+                f"network with precision={theirs!r} (a top-level key of a run's config) to resume it")
         for key in ("layers", "rng_state", "counters", "now"):
             if key not in state:
                 raise CheckpointError(f"checkpoint lacks '{key}'")
@@ -327,7 +343,7 @@ class Network:
         self.now = int(state["now"])
 
     def describe(self) -> str:
-        lines = [f"Network {self.spec.text} (dt = {self.dt_us} us, seed {self.seed})"]
+        lines = [f"Network {self.spec.text} (dt = {self.dt_us} us, {self.precision}, seed {self.seed})"]
         for l in self.layers:
             if isinstance(l, Pool):
                 lines.append(f"  {l!r}")

@@ -109,6 +109,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "mnist_reference": {
         "net": "28x28x1-16C5-P2-32C5-P2-1000",
         "dt_us": 1000,
+        "precision": "float32",
         "layers": {
             "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
             "conv2": {"theta_learn": 30, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.002}},
@@ -122,6 +123,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "mnist_best": {
         "net": "28x28x1-16C5-P2-256C5-P2-1000",
         "dt_us": 1000,
+        "precision": "float32",
         "layers": {
             "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
             "conv2": {"theta_learn": 30, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.002}},
@@ -144,6 +146,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "nmnist": {
         "net": "34x34x2-16C5-P2-128C5-P2-1024",
         "dt_us": 1000,
+        "precision": "float32",
         "layers": {
             "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
             "conv2": {"theta_learn": 50, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.003}},
@@ -158,6 +161,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "synthetic": {
         "net": "16x16x2-8C5-P2-32",
         "dt_us": 1000,
+        "precision": "float32",
         "layers": {
             "conv1": {"theta_learn": 8, "r_learn": 2, "r_infer": 0, "init_mean": 0.8, "stdp": {"alpha_minus": -0.004}},
             "fc1": {"theta_learn": 20, "r_learn": "global", "r_infer": 0, "init_mean": 0.67, "stdp": {"alpha_minus": -0.002}},

@@ -13,6 +13,8 @@ def add_parsers(sub) -> None:
                    help=f"{SOURCE_HELP}; default: the preset's data if available, else synthetic")
     p.add_argument("--samples", type=int, default=None, help="use the first N samples (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, order and synthetic data")
+    p.add_argument("--precision", default=None, choices=["float64", "float32"],
+                   help="potentials and weights (default: the preset's, float32 for the presets; else float64)")
     p.add_argument("--profile", action="store_true",
                    help="also time each phase of each layer (delivery, scan, sort, STDP, inhibition, ...)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -27,6 +29,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--samples", type=int, default=3, help="number of recordings (default 3)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and synthetic data")
     p.add_argument("--target", default="numpy", choices=["numpy", "cython"], help="Brian2 code generation target")
+    p.add_argument("--precision", default=None, choices=["float64", "float32"],
+                   help="potentials and weights (default: the preset's, float32 for the presets; else float64)")
     p.add_argument("--bench", action="store_true", help="also time both simulators (Brian2 with the cython target)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress indicator or notes on stderr")
@@ -37,7 +41,7 @@ def cmd_bench(a) -> int:
     from ..bench import bench_simulator, format_bench
 
     report = bench_simulator(net=a.net, data=a.data, samples=a.samples, seed=a.seed, progress=not a.quiet,
-                             profile=a.profile)
+                             profile=a.profile, precision=a.precision)
     print(json.dumps(report) if a.json else format_bench(report))
     return 0
 
@@ -77,6 +81,7 @@ def cmd_crosscheck(a) -> int:
     # the twin reports its own phases (code generation with a first-run estimate, then simulation
     # progress every 10 s) as lines on stderr
     report = run_crosscheck(net=a.net, data=crosscheck_data(a.net, a.data), samples=a.samples, seed=a.seed,
-                            bench=a.bench, target=a.target, progress=None if a.quiet else progress.note)
+                            bench=a.bench, target=a.target, progress=None if a.quiet else progress.note,
+                            precision=a.precision)
     print(json.dumps(report) if a.json else format_report(report))
     return 0 if report["identical"] else 1

@@ -49,6 +49,7 @@ import streams
 from streams.sources import SourceError as StreamSourceError, canonical_source
 
 from ..errors import ConfigError, ParameterError, SpecError
+from ..kernels.precision import DEFAULT_PRECISION, PRECISIONS
 from ..layers import RULE_NAMES, LayerParams
 from ..rules import RSTDPParams, STDPParams
 from ..spec import PRESETS, default_layer_params, parse_spec
@@ -145,11 +146,13 @@ def preset_data_source(net: str) -> Optional[str]:
 @dataclass(frozen=True)
 class NetworkConfig:
     """``net``: preset name or spec string; ``dt_us``: tick (microseconds); ``layers``: every
-    learning layer's full parameter dict (read-only)."""
+    learning layer's full parameter dict (read-only); ``precision``: ``float64`` or ``float32``
+    potentials and weights (:mod:`stdpnet.kernels.precision`)."""
 
     net: str
     dt_us: int
     layers: Dict[str, Dict[str, Any]]
+    precision: str = DEFAULT_PRECISION
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ class RunConfig:
             "seed": self.seed,
             "net": self.network.net,
             "dt_us": self.network.dt_us,
+            "precision": self.network.precision,
             "layers": copy.deepcopy(self.network.layers),
             "data": {f.name: getattr(self.data, f.name) for f in fields(DataConfig)},
             "readout": {"kind": self.readout.kind, **copy.deepcopy(self.readout.params)},
@@ -231,8 +235,8 @@ class RunConfig:
 
     def network_dict(self) -> Dict[str, Any]:
         """The dict :meth:`stdpnet.Network.from_config` takes."""
-        return {"net": self.network.net, "dt_us": self.network.dt_us, "seed": self.seed,
-                "layers": copy.deepcopy(self.network.layers)}
+        return {"net": self.network.net, "dt_us": self.network.dt_us, "precision": self.network.precision,
+                "seed": self.seed, "layers": copy.deepcopy(self.network.layers)}
 
     @property
     def top_layer(self) -> str:
@@ -242,7 +246,7 @@ class RunConfig:
 # ---------------------------------------------------------------------------------------------
 # Schema and checks
 # ---------------------------------------------------------------------------------------------
-_TOP_KEYS = ("seed", "net", "dt_us", "layers", "data", "readout", "training")
+_TOP_KEYS = ("seed", "net", "dt_us", "precision", "layers", "data", "readout", "training")
 # old layout (before the experiment package) -> where the key lives now
 _MOVED = {"training.readout": "[readout] kind = ...", "training.data": "data.source",
           "training.max_train": "data.max_train", "training.max_val": "data.max_val",
@@ -322,6 +326,7 @@ SCHEMA: Dict[str, Any] = {
     "seed": _Num(lo=0, integer=True),
     "net": _Str(),
     "dt_us": _Num(lo=1, integer=True),
+    "precision": _Str(choices=tuple(PRECISIONS)),
     "data": {
         "source": _Str(), "val_fraction": _Num(lo=0.0, hi=1.0, hi_open=True),
         "max_train": _Num(lo=1, integer=True, optional=True), "max_val": _Num(lo=0, integer=True, optional=True),
@@ -456,7 +461,7 @@ def readout_parameters(kind: str) -> Dict[str, Any]:
 def check_layer(d: Mapping[str, Any], where: str) -> None:
     """Check one layer (a dict in the file layout) on its own: keys, types, ranges."""
     _check_sections(d, where)
-    for k in ("seed", "net", "dt_us"):
+    for k in ("seed", "net", "dt_us", "precision"):
         if k in d:
             SCHEMA[k].check(k, d[k], where)
     for section in ("data", "training"):
@@ -539,6 +544,7 @@ def merge_config(*layers: Tuple[str, Mapping[str, Any]], base_dirs: Optional[Map
     net_layers = copy.deepcopy(PRESETS[net]["layers"]) if net in PRESETS else default_layer_params(parse_spec(net))
     base["net"] = net
     base["dt_us"] = PRESETS[net].get("dt_us", 1000) if net in PRESETS else 1000
+    base["precision"] = PRESETS[net].get("precision", DEFAULT_PRECISION) if net in PRESETS else DEFAULT_PRECISION
     base["layers"] = net_layers
 
     # relative data paths are anchored per layer, before merging
@@ -617,7 +623,8 @@ def _build(d: Dict[str, Any], where: str) -> RunConfig:
         if isinstance(v, str) and v.split(":", 1)[0] in ("synthetic", "nmnist", "mnist", "udp"):
             _canonical(v, f"data.{key}", where, None)  # syntax only: synthetic:0, udp://x:99999, ...
     return RunConfig(
-        network=NetworkConfig(d["net"], d["dt_us"], layers),
+        # a run saved before the option existed ran in float64
+        network=NetworkConfig(d["net"], d["dt_us"], layers, d.get("precision", DEFAULT_PRECISION)),
         data=DataConfig(**d["data"]),
         readout=ReadoutConfig(kind, readout),
         training=TrainingConfig(**d["training"]),
@@ -672,10 +679,11 @@ def _none_strings(d):
 
 def cli_layer(*, net=None, data=None, readout=None, epochs=None, seed=None, val_fraction=None, max_train=None,
               max_val=None, gap_us=None, test_data=None, window_us=None, on_bad=None,
-              checkpoint_every_samples=None, checkpoint_every_s=None, dt_us=None) -> Dict[str, Any]:
+              checkpoint_every_samples=None, checkpoint_every_s=None, dt_us=None,
+              precision=None) -> Dict[str, Any]:
     """A configuration layer from command-line style options (``None``: not given)."""
     return _strip_none_keys({
-        "net": net, "seed": seed, "dt_us": dt_us,
+        "net": net, "seed": seed, "dt_us": dt_us, "precision": precision,
         "data": {"source": data, "val_fraction": val_fraction, "max_train": max_train, "max_val": max_val,
                  "gap_us": gap_us, "test_source": test_data, "window_us": window_us},
         "readout": {"kind": readout},

@@ -11,8 +11,9 @@ learning on, spikes recorded) and on a throwaway event classifier, before anythi
 - the compile time never lands in a measured throughput or in a progress bar's ETA: it is
   reported on its own (``compile_s``).
 
-The kernels' signature does not depend on the network (layers travel as typed lists of named
-tuples), so the tiny network compiles everything a real one needs.
+The kernels' signature does not depend on the network's shape (layers travel as typed lists of
+named tuples), only on its precision (float64 or float32 arrays): the tiny network, built once in
+each precision, compiles everything a real one needs.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from typing import Callable, List, Optional
 import numpy as np
 
 #: Said before the wait when numba's disk cache is cold.
-COMPILE_NOTICE = "compiling kernels (first run after install, ~10 s)..."
+COMPILE_NOTICE = "compiling kernels (first run after install, ~20 s)..."
 #: A network with every layer kind the kernels serve: conv, pooling, dense.
 WARM_NET = "6x6x2-2C3-P2-3"
 #: When the cache cannot be inspected, announce after this many seconds of warm-up.
@@ -98,10 +99,13 @@ def _run_tiny() -> None:
     from ..network import Network
     from ..readouts.classifier import EventClassifier
 
-    net = Network.from_spec(WARM_NET, seed=0)
-    chunk = TickChunk(0, net.dt_us, make_events([1], [1], [0], [0]), np.array([0, 1], np.int64),
-                      np.array([0], np.int64), np.array([0], np.int64))
-    result = net.run(chunk, record=True)
+    from ..kernels.precision import PRECISIONS
+
+    for precision in PRECISIONS:  # one compiled variant per precision (the presets run in float32)
+        net = Network.from_spec(WARM_NET, seed=0, precision=precision)
+        chunk = TickChunk(0, net.dt_us, make_events([1], [1], [0], [0]), np.array([0, 1], np.int64),
+                          np.array([0], np.int64), np.array([0], np.int64))
+        result = net.run(chunk, record=True)
     classifier = EventClassifier(net.top.n_neurons, 2, eta=0.01, w_init_mean=0.5, w_init_std=0.1)
     classifier.process(result, chunk, net, True)
 

@@ -7,6 +7,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .precision import bit_patterns
+
 
 @njit(cache=True)
 def next_random(rng):
@@ -55,8 +57,8 @@ def order_by_potential(cand, n, values, rng):
 
 @njit(cache=True)
 def _bits_hash(bits, mask):
-    """Fibonacci hash of a float64's bit pattern (equal positive values have equal bits)."""
-    return np.int64((bits * np.uint64(11400714819323198485)) >> np.uint64(40)) & mask
+    """Fibonacci hash of a float's bit pattern (equal positive values have equal bits)."""
+    return np.int64((np.uint64(bits) * np.uint64(11400714819323198485)) >> np.uint64(40)) & mask
 
 
 @njit(cache=True)
@@ -80,7 +82,7 @@ def has_equal_values(cand, n, values, table_v, table_gen, gen):
     mask = size - 1
     gen[0] += 1
     g = gen[0]
-    bits = values.view(np.uint64)  # no copy: the same memory read as bit patterns
+    bits = bit_patterns(values)  # no copy: the same memory read as bit patterns
     for k in range(n):
         v = values[cand[k]]
         if not math.isfinite(v):

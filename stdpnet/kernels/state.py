@@ -74,10 +74,10 @@ class LayerConst(NamedTuple):
 class LayerState(NamedTuple):
     """Checkpointed arrays of one layer (flat, C order; per-neuron arrays in hwf order)."""
 
-    w: np.ndarray  # float64 (C*k_h*k_w*F,)
-    bias: np.ndarray  # float64 (F,): initial inference potential of a static layer (0 otherwise)
-    v_learn: np.ndarray  # float64 per neuron
-    v_infer: np.ndarray  # float64 per neuron
+    w: np.ndarray  # float (the network's precision) (C*k_h*k_w*F,)
+    bias: np.ndarray  # float (F,): initial inference potential of a static layer (0 otherwise)
+    v_learn: np.ndarray  # float per neuron
+    v_infer: np.ndarray  # float per neuron
     t_ref: np.ndarray  # int64 per neuron: tick of the last learning reset (own spike or inhibition)
     t_spike_learn: np.ndarray  # int64 per neuron
     t_spike_infer: np.ndarray  # int64 per neuron
@@ -96,7 +96,7 @@ class LayerScratch(NamedTuple):
     cand_infer: np.ndarray  # int64 per neuron
     spikes: np.ndarray  # int64 per neuron: this tick's inference spikes
     winners: np.ndarray  # int64 per neuron: this tick's learning winners
-    # float64: a conv layer's weights with the kx axis reversed (see kernels.delivery), size 0 for a
+    # a conv layer's weights with the kx axis reversed (see kernels.delivery), size 0 for a
     # dense layer; derived from state.w at the start of every chunk, kept in step by the rule
     w_mirror: np.ndarray
     # the same-tick tie test's hash set (kernels.ordering.has_equal_values): values, the call that
@@ -109,12 +109,14 @@ class LayerScratch(NamedTuple):
 STATE_FIELDS = LayerState._fields
 
 
-def new_state(n_weights: int, n_maps: int, n_neurons: int, n_inputs: int) -> LayerState:
+def new_state(n_weights: int, n_maps: int, n_neurons: int, n_inputs: int, dtype=np.float64) -> LayerState:
+    """A layer's state; ``dtype``: the network's precision (:mod:`.precision`) for potentials,
+    weights and biases."""
     return LayerState(
-        w=np.zeros(n_weights),
-        bias=np.zeros(n_maps),
-        v_learn=np.zeros(n_neurons),
-        v_infer=np.zeros(n_neurons),
+        w=np.zeros(n_weights, dtype),
+        bias=np.zeros(n_maps, dtype),
+        v_learn=np.zeros(n_neurons, dtype),
+        v_infer=np.zeros(n_neurons, dtype),
         t_ref=np.full(n_neurons, -1, np.int64),
         t_spike_learn=np.full(n_neurons, NEVER, np.int64),
         t_spike_infer=np.full(n_neurons, NEVER, np.int64),
@@ -125,7 +127,7 @@ def new_state(n_weights: int, n_maps: int, n_neurons: int, n_inputs: int) -> Lay
     )
 
 
-def new_scratch(n_positions: int, n_neurons: int, n_mirror: int = 0) -> LayerScratch:
+def new_scratch(n_positions: int, n_neurons: int, n_mirror: int = 0, dtype=np.float64) -> LayerScratch:
     return LayerScratch(
         touched=np.zeros(n_positions, np.int64),
         touched_mark=np.zeros(n_positions, np.uint8),
@@ -133,7 +135,7 @@ def new_scratch(n_positions: int, n_neurons: int, n_mirror: int = 0) -> LayerScr
         cand_infer=np.zeros(n_neurons, np.int64),
         spikes=np.zeros(n_neurons, np.int64),
         winners=np.zeros(n_neurons, np.int64),
-        w_mirror=np.zeros(n_mirror),
+        w_mirror=np.zeros(n_mirror, dtype),
         tie_v=np.zeros(tie_slots(n_neurons)),
         tie_gen=np.zeros(tie_slots(n_neurons), np.int64),
         tie_count=np.zeros(1, np.int64),

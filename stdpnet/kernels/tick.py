@@ -16,6 +16,7 @@ from .delivery import MAYBE_INFER, MAYBE_LEARN, deliver, sync_mirror
 from .inhibition import inhibit_inference, inhibit_learning
 from .learning import learn_on_winner
 from .ordering import has_equal_values, order_by_potential
+from .precision import like
 from .profiling import PH_DELIVER, PH_INFER, PH_INHIBIT, PH_LEARN, PH_ROUTE, PH_SCAN, PH_SORT_LEARN, clock, lap
 from .state import KIND_INFER, KIND_LEARN, R_NONE, RESET_SUBTRACT
 
@@ -25,6 +26,7 @@ def _any_at_least(v, nbase, n, theta):
     """Whether any of ``v[nbase:nbase+n]`` is ``>= theta``: an or-reduction over a slice, which
     vectorises without fastmath (a max-reduction does not: numba's ``max`` handles NaN)."""
     vs = v[nbase:nbase + n]
+    theta = like(theta, vs)
     hit = False
     for f in range(n):
         hit |= vs[f] >= theta
@@ -39,6 +41,7 @@ def _collect(v, t_spike, nbase, n, theta, now, refractory, cand, n_c):
     write lands below the number of neurons seen so far, so ``cand`` never overflows): a branch on
     each of 128 maps mispredicts often; for few maps the branch is cheaper."""
     vs = v[nbase:nbase + n]
+    theta = like(theta, vs)
     if refractory == 0 and n >= 64:
         for f in range(n):
             cand[n_c] = nbase + f

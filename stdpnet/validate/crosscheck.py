@@ -203,9 +203,9 @@ def run_stdpnet(network: Network, chunks, record: bool = True) -> Tuple[np.ndarr
     return rec, wall
 
 
-def warm_stdpnet(net: str, layers, seed: int, chunks) -> None:
+def warm_stdpnet(net: str, layers, seed: int, chunks, precision: Optional[str] = None) -> None:
     """Load/compile stdpnet's kernels on a throwaway copy, so timing excludes the JIT."""
-    warm = Network.from_spec(net, layers=layers, seed=seed)
+    warm = Network.from_spec(net, layers=layers, seed=seed, precision=precision)
     ch = chunks[0]
     n = min(ch.n_ticks, 5)
     from streams.ticks import TickChunk
@@ -217,7 +217,7 @@ def warm_stdpnet(net: str, layers, seed: int, chunks) -> None:
 
 def run_crosscheck(net: str = DEFAULT_NET, data: Optional[str] = None, samples: int = 3, seed: int = 0,
                    bench: bool = False, target: str = "numpy", layers: Optional[Dict] = None,
-                   progress: Progress = None) -> Dict[str, Any]:
+                   progress: Progress = None, precision: Optional[str] = None) -> Dict[str, Any]:
     """Run stdpnet and its Brian2 twin on the same input and compare (see the module docstring).
 
     ``target``: Brian2 code generation target of the comparison (``numpy`` needs no compiler);
@@ -229,7 +229,7 @@ def run_crosscheck(net: str = DEFAULT_NET, data: Optional[str] = None, samples: 
     raises ``KeyboardInterrupt`` and nothing is reported.
     """
     layer_params = crosscheck_layers(net, layers)
-    network = Network.from_spec(net, layers=layer_params, seed=seed)
+    network = Network.from_spec(net, layers=layer_params, seed=seed, precision=precision)
     chunks, desc, notes = load_chunks(network, data, samples, seed)
     twin_target = "cython" if bench else target
     if bench and target != "cython":
@@ -246,7 +246,7 @@ def run_crosscheck(net: str = DEFAULT_NET, data: Optional[str] = None, samples: 
         t = time.perf_counter()
         twin = Brian2Twin(network, chunks, target=twin_target, progress=progress)
     twin_build = time.perf_counter() - t
-    warm_stdpnet(net, layer_params, seed, chunks)
+    warm_stdpnet(net, layer_params, seed, chunks, precision)
     stdp_record, stdp_wall = run_stdpnet(network, chunks, record=True)
     tres = twin.run()
     report: Dict[str, Any] = {
@@ -255,6 +255,7 @@ def run_crosscheck(net: str = DEFAULT_NET, data: Optional[str] = None, samples: 
         "samples": int(samples),
         "seed": int(seed),
         "dt_us": network.dt_us,
+        "precision": network.precision,
         "target": twin_target,
         "ticks": int(sum(c.n_ticks for c in chunks)),
         "events": int(sum(len(c.events) for c in chunks)),

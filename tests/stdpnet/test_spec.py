@@ -32,7 +32,7 @@ def test_nmnist_preset_shapes_and_thresholds():
 
 def test_presets_hold_the_network_only():
     for name, preset in PRESETS.items():
-        assert set(preset) <= {"net", "dt_us", "layers"}, name
+        assert set(preset) <= {"net", "dt_us", "precision", "layers"}, name
 
 
 def test_mnist_presets():

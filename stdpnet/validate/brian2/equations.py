@@ -88,6 +88,29 @@ STDP_ON_POST = (
 )
 
 
+#: The same rule for a float32 network (:mod:`stdpnet.kernels.precision`): ``w`` is stored as
+#: float32, the change is computed in double from it (``as_double``), and the clipped result is
+#: rounded to float32 by the store.
+STDP_ON_POST_FLOAT32 = (
+    "dwp = alpha_plus * libm_exp(-beta_plus * (as_double(w) - w_min) / w_span)\n"
+    "dwm = alpha_minus * libm_exp(-beta_minus * (w_max - as_double(w)) / w_span)\n"
+    "w = clip(as_double(w) + int(tlast_pre > t_ref_post) * dwp + int(tlast_pre <= t_ref_post) * dwm, w_min, w_max)"
+)
+
+
+def stdp_on_post(float32: bool) -> str:
+    """SPEC §3 in the network's precision."""
+    return STDP_ON_POST_FLOAT32 if float32 else STDP_ON_POST
+
+
+def state_dtypes(float32: bool) -> Dict[str, object]:
+    """Brian2 ``dtype`` of the accumulators (neuron group) and the kernel (``w``): a float32
+    network's potentials add in float32, exactly like stdpnet's kernels."""
+    if not float32:
+        return {}
+    return {"V_learn": np.float32, "V_infer": np.float32, "w": np.float32}
+
+
 def neuron_equations(leaky: bool) -> str:
     """A learning layer's neuron equations (SPEC §2; with ``leaky``, the leak option)."""
     return (ACCUMULATORS_LEAKY if leaky else ACCUMULATORS) + NEURON_STATE
@@ -123,7 +146,27 @@ def namespace(b2, rule, theta_learn: float, theta_infer: float, refractory: int,
             "alpha_plus": rule.alpha_plus, "alpha_minus": rule.alpha_minus,
             "beta_plus": rule.beta_plus, "beta_minus": rule.beta_minus,
             "w_min": rule.w_min, "w_max": rule.w_max, "w_span": rule.w_max - rule.w_min,
-            "libm_exp": libm_exp(b2)}
+            "libm_exp": libm_exp(b2), "as_double": as_double(b2)}
+
+
+_AS_DOUBLE: Optional[object] = None
+
+
+def as_double(b2):
+    """A value widened to double (float32 weights before the rule's arithmetic), on every target.
+
+    Without it numpy would evaluate ``w - w_min`` in float32 for a float32 ``w`` (NEP 50: Python
+    scalars take the array's type), where stdpnet's kernels compute in double."""
+    global _AS_DOUBLE
+    if _AS_DOUBLE is None:
+
+        @b2.implementation("cython", "cdef double as_double(double x):\n    return x\n")
+        @b2.check_units(x=1, result=1)
+        def as_double(x):
+            return np.asarray(x, np.float64) if np.ndim(x) else np.float64(x)
+
+        _AS_DOUBLE = as_double
+    return _AS_DOUBLE
 
 
 _LIBM_EXP: Optional[object] = None

@@ -261,8 +261,12 @@ class Brian2Twin:
         if bad:
             raise ParameterError(f"Brian2 twin: {layer.name}: overrides may change theta_learn/theta_infer "
                                  f"only, not {sorted(bad)}")
-        theta_l = float(over.get("theta_learn", const.theta_learn))
-        theta_i = float(over.get("theta_infer", const.theta_infer))
+        # thresholds as the network's precision holds them (stdpnet.kernels.precision)
+        float32 = layer.w.dtype == np.float32
+        as_state = layer.w.dtype.type
+        theta_l = float(as_state(over.get("theta_learn", const.theta_learn)))
+        theta_i = float(as_state(over.get("theta_infer", const.theta_infer)))
+        dtypes = eq.state_dtypes(float32)
         learning = bool(p.learning)
         refractory = int(const.refractory)
         tau_ticks = float(const.leak_tau)
@@ -271,7 +275,8 @@ class Brian2Twin:
         ns = eq.namespace(b2, layer.rule, theta_l, theta_i, refractory, tau_ticks, self.dt_us)
 
         # kernel (shared weights), stdpnet's flat layout
-        kern = b2.NeuronGroup(len(layer.w), eq.KERNEL, clock=clock, name=f"{name}_kernel*")
+        kern = b2.NeuronGroup(len(layer.w), eq.KERNEL, clock=clock, name=f"{name}_kernel*",
+                              dtype={k: v for k, v in dtypes.items() if k == "w"})
         kern.w = layer.w
         kern.state_updater.active = False  # parameters only
         # neurons: public index f*H*W + pos; stdpnet's arrays are (pos*F + f)
@@ -280,7 +285,8 @@ class Brian2Twin:
                                threshold=eq.inference_threshold(bool(refractory)),
                                reset=eq.inference_reset(subtract), events=events,
                                method="exact" if tau_ticks > 0 else None, namespace=ns,
-                               clock=clock, name=f"{name}*")
+                               clock=clock, name=f"{name}*",
+                               dtype={k: v for k, v in dtypes.items() if k != "w"})
         self._load_state(group, layer, tau_ticks)
         if tau_ticks <= 0:  # no equations to integrate: skip the empty per-step state update
             group.state_updater.active = False
@@ -323,7 +329,7 @@ class Brian2Twin:
 
         # STDP: input group -> layer, on the 'learn' event, into the shared kernel
         if learning:
-            stdp = b2.Synapses(inputs, group, eq.SHARED_WEIGHT_SYNAPSE, on_post=eq.STDP_ON_POST,
+            stdp = b2.Synapses(inputs, group, eq.SHARED_WEIGHT_SYNAPSE, on_post=eq.stdp_on_post(float32),
                                on_event={"post": "learn"}, delay={"post": 0 * b2.ms}, namespace=ns,
                                clock=clock, name=f"{name}_stdp*")
             stdp.connect(i=inp, j=post)
