@@ -83,6 +83,61 @@ def test_learning_keeps_the_mirror_in_step():
     assert np.array_equal(kept, layer.scratch.w_mirror)
 
 
+def test_overlapping_adds_mark_every_touched_position_and_sum_by_hand():
+    # 3x3 output, 9 positions: 2 spikes reach 9 + 9 positions (>= 2 per position on average), so
+    # delivery adds without comparing and leaves every touched position to the scan; a lone corner
+    # spike (1 position < 2 x 9) still compares, and marks nothing far from threshold
+    layer, const = _conv()
+    w = layer.state.w.reshape(3, 3, 2)
+    deliver(const, layer.state, layer.scratch, 0, *_spikes((0, 2, 2), (0, 2, 2)))
+    v = layer.state.v_learn.reshape(3, 3, 2)
+    for oy in range(3):
+        for ox in range(3):
+            assert np.array_equal(v[oy, ox], w[2 - oy, 2 - ox] + w[2 - oy, 2 - ox])
+    assert all(layer.scratch.touched_mark[p] == TOUCHED | MAYBE_LEARN | MAYBE_INFER for p in range(9))
+    layer.scratch.touched_mark[:] = 0
+    deliver(const, layer.state, layer.scratch, 1, *_spikes((0, 0, 0)))
+    assert layer.scratch.touched_mark[0] == TOUCHED
+
+
+@pytest.mark.parametrize("precision", [np.float64, np.float32])
+def test_every_position_at_threshold_is_marked_with_or_without_comparisons(precision):
+    # what the scan relies on, on both paths (few spikes: compare every add; many: mark all
+    # touched): a touched position holding a neuron at or above a threshold carries that bit, and
+    # the potentials are the input sums in input order (numpy's sequential float adds)
+    rng = np.random.default_rng(4)
+    for trial in range(60):
+        layer = ConvWTA((2, 9, 9), 3, 3, LayerParams(theta_learn=1.5, theta_infer=2.5), rng, name="c",
+                        dtype=precision)
+        const = layer.const(1000)
+        sync_mirror(const, layer.state, layer.scratch)
+        v0 = (rng.random(layer.state.v_learn.size) * 2).astype(precision)
+        layer.state.v_learn[:] = v0
+        layer.state.v_infer[:] = v0
+        # 7x7 = 49 positions, 9 per spike: up to 10 spikes compare (n * 9 < 2 * 49), 11 or more do not
+        n = int(rng.integers(1, 30))
+        c, y, x = rng.integers(0, 2, n), rng.integers(0, 9, n), rng.integers(0, 9, n)
+        n_touched, _ = deliver(const, layer.state, layer.scratch, trial, c, y, x, n)
+        expected = v0.reshape(7, 7, 3).copy()
+        w = layer.state.w.reshape(2, 3, 3, 3)
+        for s in range(n):
+            for ky in range(3):
+                for kx in range(3):
+                    oy, ox = y[s] - ky, x[s] - kx
+                    if 0 <= oy < 7 and 0 <= ox < 7:
+                        expected[oy, ox] = (expected[oy, ox] + w[c[s], ky, kx]).astype(precision)
+        assert np.array_equal(layer.state.v_learn, expected.ravel())
+        touched = set(layer.scratch.touched[:n_touched].tolist())
+        for pos in range(49):
+            mark = layer.scratch.touched_mark[pos]
+            assert bool(mark & TOUCHED) == (pos in touched)
+            if (expected.reshape(49, 3)[pos] >= 1.5).any() and pos in touched:
+                assert mark & MAYBE_LEARN, (trial, pos)
+            if (expected.reshape(49, 3)[pos] >= 2.5).any() and pos in touched:
+                assert mark & MAYBE_INFER, (trial, pos)
+        layer.scratch.touched_mark[:] = 0
+
+
 def test_has_equal_values_by_hand():
     table_v, table_gen, gen = np.zeros(64), np.zeros(64, np.int64), np.zeros(1, np.int64)
     values = np.array([1.5, 2.25, 3.0, 2.25, np.inf, 9.0])
@@ -94,6 +149,10 @@ def test_has_equal_values_by_hand():
     assert not has_equal_values(np.array([3, 5], np.int64), 2, values, table_v, table_gen, gen)
     # more candidates than half the table: reported as "maybe", the caller sorts
     assert has_equal_values(np.arange(40, dtype=np.int64), 40, np.arange(40.0), table_v, table_gen, gen)
+    # float32 potentials (precision option): hashed on their own 32-bit patterns
+    v32 = np.array([1.5, 2.25, 3.0, 2.25, 0.1, 0.1000000089], np.float32)  # the last two: distinct float32
+    assert not has_equal_values(np.array([0, 1, 2, 4, 5], np.int64), 5, v32, table_v, table_gen, gen)
+    assert has_equal_values(np.array([2, 1, 3], np.int64), 3, v32, table_v, table_gen, gen)
 
 
 def test_has_equal_values_agrees_with_a_set():

@@ -377,8 +377,9 @@ class Brian2Twin:
             # stdpnet stores V at its last update; Brian2 decays once more before step 0's input
             v_l = v_l * np.exp(-((self.t0 - 1) - layer.t_upd_learn[inv]) / tau_ticks)
             v_i = v_i * np.exp(-((self.t0 - 1) - layer.t_upd_infer[inv]) / tau_ticks)
-        group.V_learn = v_l
-        group.V_infer = v_i
+        with np.errstate(over="ignore"):  # Brian2's own range check casts 1e50 to a float32 variable's type
+            group.V_learn = v_l
+            group.V_infer = v_i
         group.t_ref = self._steps(layer.t_ref[inv])
         group.t_spike_learn = self._steps(layer.t_spike_learn[inv])
         group.t_spike_infer = self._steps(layer.t_spike_infer[inv])
@@ -411,7 +412,10 @@ class Brian2Twin:
         with brian2_prefs(b2, self.target):
             t_start = self._t_run = time.perf_counter()
             try:
-                self.b2net.run(self.n_ticks * self.dt_us * b2.us, namespace={}, **report)
+                # Brian2 compares float32 variables with 1e50 in a sanity check, which numpy warns
+                # overflows float32; a real overflow of the model's values would still show as inf
+                with np.errstate(over="ignore"):
+                    self.b2net.run(self.n_ticks * self.dt_us * b2.us, namespace={}, **report)
             except BaseException as e:  # Ctrl-C, or an error inside Brian2: the state is partial
                 self._interrupted = True
                 if isinstance(e, KeyboardInterrupt):
