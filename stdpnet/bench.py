@@ -83,8 +83,8 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
     from .experiment.warmup import warm_up_kernels
 
     progress = as_progress(progress)
-    warm = warm_up_kernels(announce=progress.note)
     network = Network.from_spec(net, seed=seed, precision=precision)
+    warm = warm_up_kernels(announce=progress.note, precision=network.precision)
     source = open_source(data or default_bench_data(net), command="bench", seed=seed,
                          synthetic_sensor=network.sensor_size if network.sensor_size[2] == 2 else None)
     check_fits(source, network)

@@ -123,7 +123,8 @@ def _carry_on_logged(run: Run, log: RunLog, *, progress: Progress, make_plots: b
         log.info(f"resuming {start_line(summary)}, at training sample {done} ({run.phase})")
     else:
         log.info(start_line(summary))
-    warm = warm_up_kernels(announce=log.info)  # before any timing, and before any bar
+    # before any timing, and before any bar; only the run's own precision (memory)
+    warm = warm_up_kernels(announce=log.info, precision=run.network.precision)
     summary.update(warm.to_dict())
     if warm.compile_s:
         log.info(f"kernels ready in {warm.compile_s:.1f} s "
@@ -406,7 +407,7 @@ def evaluate(run: Run, indices=None, *, source=None, progress: ProgressLike = Fa
     indices = run.val_idx if indices is None else np.asarray(indices, np.int64)
     n_classes = max(run.source.n_classes, source.n_classes)
     bounds = shard_bounds(len(indices), shard_samples)
-    warm_up_kernels(announce=progress.note)
+    warm_up_kernels(announce=progress.note, precision=run.network.precision)
     t0 = time.perf_counter()
     record = [max(0, RECORD_SAMPLES - a) if record_first else 0 for a, _ in bounds]
     if workers > 1 and len(bounds) > 1:
@@ -473,8 +474,8 @@ def _eval_worker_init(run_dir: str, run_source, other_source, n_classes: int, fi
     from .parallel import state_fingerprint
 
     try:
-        warm_up_kernels()
         run = Run.open(run_dir, lock=False, source=run_source if not isinstance(run_source, str) else None)
+        warm_up_kernels(precision=run.network.precision)
         source = run.source
         if isinstance(other_source, str):
             source = open_run_source(run.config, "eval", other_source)

@@ -176,7 +176,7 @@ def _run_all(config: RunConfig, out: Path, seeds: List[int], *, workers: int, pr
     log.info(f"{len(seeds)} seed(s) {', '.join(map(str, seeds))} of {config.network.net} on {config.data.source}, "
              f"readout {config.readout.kind}, {config.training.epochs} epoch(s), {min(workers, len(seeds))} "
              f"worker process(es) -> {out}")
-    warm_up_kernels(announce=log.info)  # once, here: workers then load the kernels from the disk cache
+    warm_up_kernels(announce=log.info, precision=config.network.precision)  # once, here: workers then load the kernels from the disk cache
     stop = StopRequest()
     summaries: List[Dict[str, Any]] = []
     if workers > 1 and len(seeds) > 1:

@@ -25,7 +25,7 @@ from typing import Callable, List, Optional
 import numpy as np
 
 #: Said before the wait when numba's disk cache is cold.
-COMPILE_NOTICE = "compiling kernels (first run after install, ~20 s)..."
+COMPILE_NOTICE = "compiling kernels (first run after install, ~20 s per precision)..."
 #: A network with every layer kind the kernels serve: conv, pooling, dense.
 WARM_NET = "6x6x2-2C3-P2-3"
 #: When the cache cannot be inspected, announce after this many seconds of warm-up.
@@ -50,6 +50,7 @@ class WarmUp:
 
 
 _done: Optional[WarmUp] = None
+_warm_precisions: set = set()
 _lock = threading.Lock()
 
 
@@ -91,17 +92,16 @@ def _cache_outcome(before=None) -> Optional[bool]:
     return True if hits else None
 
 
-def _run_tiny() -> None:
-    """One tick through a tiny network and an event classifier (learning on, spikes recorded)."""
+def _run_tiny(precisions) -> None:
+    """One tick through a tiny network in each of ``precisions`` and an event classifier (learning
+    on, spikes recorded)."""
     from streams.events import make_events
     from streams.ticks import TickChunk
 
     from ..network import Network
     from ..readouts.classifier import EventClassifier
 
-    from ..kernels.precision import PRECISIONS
-
-    for precision in PRECISIONS:  # one compiled variant per precision (the presets run in float32)
+    for precision in precisions:  # one compiled variant per precision (the presets run in float32)
         net = Network.from_spec(WARM_NET, seed=0, precision=precision)
         chunk = TickChunk(0, net.dt_us, make_events([1], [1], [0], [0]), np.array([0, 1], np.int64),
                           np.array([0], np.int64), np.array([0], np.int64))
@@ -110,13 +110,20 @@ def _run_tiny() -> None:
     classifier.process(result, chunk, net, True)
 
 
-def warm_up_kernels(announce: Optional[Callable[[str], None]] = None) -> WarmUp:
-    """Load or compile every kernel once in this process (see the module docstring). ``announce``
-    receives :data:`COMPILE_NOTICE` before the wait when the cache is cold, then one line saying
-    how long it took. Later calls in the same process return the first call's outcome at once."""
+def warm_up_kernels(announce: Optional[Callable[[str], None]] = None,
+                    precision: Optional[str] = None) -> WarmUp:
+    """Load or compile every kernel once in this process (see the module docstring), for networks of
+    ``precision`` (``None``: both; loading a variant costs memory, so a command that knows its
+    network's precision names it). ``announce`` receives :data:`COMPILE_NOTICE` before the wait when
+    the cache is cold, then one line saying how long it took. Later calls in the same process for a
+    precision already warm return the first call's outcome at once."""
     global _done
+    from ..kernels.precision import PRECISIONS
+
+    wanted = tuple(PRECISIONS) if precision is None else (precision,)
     with _lock:
-        if _done is not None:
+        todo = tuple(p for p in wanted if p not in _warm_precisions)
+        if _done is not None and not todo:
             return _done
         say = announce or (lambda line: None)
         cached = kernels_cached()
@@ -137,7 +144,7 @@ def warm_up_kernels(announce: Optional[Callable[[str], None]] = None) -> WarmUp:
         before = _cache_counts()
         t0 = time.perf_counter()
         try:
-            _run_tiny()
+            _run_tiny(todo)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -145,5 +152,6 @@ def warm_up_kernels(announce: Optional[Callable[[str], None]] = None) -> WarmUp:
         from_cache = _cache_outcome(before)
         if announced.is_set():
             say(f"kernels compiled in {elapsed:.1f} s (cached on disk: later runs start in about a second)")
+        _warm_precisions.update(todo)
         _done = WarmUp(elapsed, from_cache, announced.is_set())
         return _done

@@ -31,11 +31,12 @@ def test_a_cold_cache_is_announced_before_the_wait_and_timed_apart(monkeypatch):
     ran = []
     real_run = warmup._run_tiny
 
-    def run_tiny_and_note():
+    def run_tiny_and_note(precisions):
         ran.append(list(said))
-        real_run()
+        real_run(precisions)
 
     monkeypatch.setattr(warmup, "_done", None)
+    monkeypatch.setattr(warmup, "_warm_precisions", set())
     monkeypatch.setattr(warmup, "kernels_cached", lambda: False)  # as in a fresh install
     monkeypatch.setattr(warmup, "_run_tiny", run_tiny_and_note)
     w = warm_up_kernels(announce=say)
@@ -44,11 +45,24 @@ def test_a_cold_cache_is_announced_before_the_wait_and_timed_apart(monkeypatch):
     assert w.announced and w.compile_s > 0
     # a second call in the same process does nothing and says nothing
     assert warm_up_kernels(announce=say) is w and len(said) == 2
+    assert warm_up_kernels(announce=say, precision="float32") is w and len(ran) == 1
+
+
+def test_warm_up_loads_only_the_precision_asked_for(monkeypatch):
+    warmed = []
+    monkeypatch.setattr(warmup, "_done", None)
+    monkeypatch.setattr(warmup, "_warm_precisions", set())
+    monkeypatch.setattr(warmup, "_run_tiny", lambda precisions: warmed.append(tuple(precisions)))
+    warm_up_kernels(precision="float32")
+    warm_up_kernels(precision="float32")  # already warm
+    warm_up_kernels()  # both: only float64 is left
+    assert warmed == [("float32",), ("float64",)]
 
 
 def test_a_warm_cache_is_not_announced(monkeypatch):
     said = []
     monkeypatch.setattr(warmup, "_done", None)
+    monkeypatch.setattr(warmup, "_warm_precisions", set())
     w = warm_up_kernels(announce=said.append)
     assert said == [] and not w.announced
     assert w.from_cache in (True, None)  # None: the kernels were already loaded in this process
