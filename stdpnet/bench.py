@@ -10,6 +10,7 @@ import numpy as np
 
 import streams
 from . import kernels as K
+from .errors import ParameterError
 from .metrics import PassStats, peak_rss_mb
 from .network import Network
 from .sources import check_fits, open_source
@@ -68,7 +69,7 @@ def default_bench_data(net: str) -> str:
 
 def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Optional[int] = None,
                     seed: int = 0, progress=False, profile: bool = False,
-                    precision: Optional[str] = None) -> Dict[str, Any]:
+                    precision: Optional[str] = None, threads: int = 1) -> Dict[str, Any]:
     """Train one pass (learning on in all layers), then one inference pass (learning off) over the
     same recordings; returns the figures of SPEC section 10 plus the kernels' warm-up time
     (``compile_s``: compiling, or loading numba's disk cache; never in the timed passes).
@@ -83,7 +84,10 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
     from .experiment.warmup import warm_up_kernels
 
     progress = as_progress(progress)
+    if profile and threads > 1:
+        raise ParameterError("bench --profile times the phases of one thread; run it without --threads")
     network = Network.from_spec(net, seed=seed, precision=precision)
+    network.threads = threads
     warm = warm_up_kernels(announce=progress.note, precision=network.precision)
     source = open_source(data or default_bench_data(net), command="bench", seed=seed,
                          synthetic_sensor=network.sensor_size if network.sensor_size[2] == 2 else None)
@@ -110,6 +114,7 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
         "events": train.events,
         "dt_us": network.dt_us,
         "precision": network.precision,
+        "threads": network.threads,
         "train_events_per_s": tr["events_per_s"],
         "infer_events_per_s": inf["events_per_s"],
         "infer_over_train": inf["events_per_s"] / max(tr["events_per_s"], 1e-9),
@@ -129,8 +134,8 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
 
 def format_bench(r: Dict[str, Any]) -> str:
     lines = [
-        f"network {r['net']} ({r['precision']})  data {r['data']}  ({r['samples']} samples, {r['events']:,} events, "
-        f"dt {r['dt_us']} us)",
+        f"network {r['net']} ({r['precision']}, {r['threads']} thread{'s' if r['threads'] > 1 else ''})  "
+        f"data {r['data']}  ({r['samples']} samples, {r['events']:,} events, dt {r['dt_us']} us)",
         f"first call (JIT{' from disk cache' if r['compile_from_cache'] else ' compile'}): {r['compile_s']:.2f} s",
         f"training : {r['train_events_per_s']:>12,.0f} events/s   real-time factor {r['realtime_factor']:.1f}x   "
         f"{r['synops_per_s'] / 1e6:,.0f} M synops/s   ({r['train_wall_s']:.1f} s)",

@@ -38,6 +38,25 @@ class RunResult:
     record: Optional[np.ndarray] = None
 
 
+def _threads_from_environment() -> int:
+    """A new network's :attr:`Network.threads`: ``STDPNET_THREADS`` (1 or 2; default 1), so that any
+    command runs its stream on two cores (``stdpnet train/live/eval --threads 2`` set it)."""
+    import os
+
+    text = os.environ.get("STDPNET_THREADS", "1").strip() or "1"
+    if text not in ("1", "2"):
+        raise ParameterError(f"STDPNET_THREADS must be 1 or 2, got {text!r}")
+    return int(text)
+
+
+#: Ticks the first stage runs ahead of the second when a network runs on two threads: blocks start
+#: at PIPELINE_FIRST_TICKS in every run() call and double up to PIPELINE_TICKS.
+PIPELINE_TICKS = 128
+PIPELINE_FIRST_TICKS = 16
+#: Rows of the first stage's output buffer beyond two ticks' worth (it stops a block early when full).
+PIPELINE_SPARE_ROWS = 16384
+
+
 class Network:
     """A stack of convolutional / dense WTA layers with spike-forwarding pooling.
 
@@ -89,8 +108,14 @@ class Network:
         self.out_shape = shape
         self.now = 0  # next tick to process
         self.counters = np.zeros((len(self.learning_layers), 3), np.int64)
-        # tie-breaking RNG (xorshift64*), seeded from the network seed; never zero
-        self.rng_state = np.array([((self.seed + 1) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF) | 1], np.uint64)
+        # tie-breaking RNG (xorshift64*), one stream per layer (a layer's draws never depend on the
+        # layers above it, so the layers may run on two threads), seeded from the network seed;
+        # never zero
+        self.rng_state = np.array([(((self.seed + 1) * 0x9E3779B97F4A7C15 + l * 0xBF58476D1CE4E5B9)
+                                    & 0xFFFFFFFFFFFFFFFF) | 1 for l in range(len(self.learning_layers))],
+                                  np.uint64)
+        self._pool = None
+        self.threads = _threads_from_environment()
         self._monitors: List[Callable[[RunResult], None]] = []
         # per-phase cycle counters (profiling.PHASES columns) and the kernels' wall time, or None:
         # set by enable_profiling(); the normal path compiles no timers at all
@@ -239,6 +264,11 @@ class Network:
         top_parts, rec_parts = [], []
         done = 0
         prof = self.phase_cycles
+        if self._threads > 1 and len(self.learning_layers) > 1 and prof is None and n_ticks:
+            t_kernel = time.perf_counter()
+            top_parts, rec_parts = self._run_pipelined(start, ev_x, ev_y, ev_p, offsets, labels, consts, record)
+            self.kernel_wall_s += time.perf_counter() - t_kernel
+            done = n_ticks
         while done < n_ticks:
             t_kernel = time.perf_counter()
             args = (start + done, ev_x, ev_y, ev_p, offsets[done:], labels[done:], self.input_pool,
@@ -264,6 +294,99 @@ class Network:
         for fn in self._monitors:
             fn(result)
         return result
+
+    # ---- two threads ---------------------------------------------------------------------------
+    @property
+    def threads(self) -> int:
+        """Cores one stream uses: 1 (the default, or ``STDPNET_THREADS``), or 2: the first layer runs
+        on a second thread, a block of ticks ahead of the layers above it (a two-stage pipeline
+        inside every :meth:`run`; ``nmnist``: x1.2-1.3, see README). Results are the same bit for
+        bit: a layer reads nothing of the layers above it and draws its tie shuffles from its own
+        stream. Without profiling only."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, n: int) -> None:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) not in (1, 2):
+            raise ParameterError(f"threads must be 1 or 2, got {n!r}")
+        self._threads = int(n)
+
+    def _run_pipelined(self, start, ev_x, ev_y, ev_p, offsets, labels, consts, record):
+        """:meth:`run`'s kernel calls as two stages: layer 0 on a worker thread, layers 1.. on this
+        one, a block of ticks apart; the first stage's output spikes (pooled, in the next layer's
+        input coordinates) pass through two alternating buffers. Returns the top layer's spike
+        parts and the record parts (merged in tick order, as one thread writes them)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="stdpnet-stage")
+        n_layers = len(self.learning_layers)
+        split = 1
+        n_ticks = len(offsets) - 1
+        mid_cap = 2 * self.learning_layers[split - 1].n_neurons + PIPELINE_SPARE_ROWS
+        mids = [(np.zeros((mid_cap, 3), np.int64), np.zeros(max(PIPELINE_TICKS, PIPELINE_FIRST_TICKS) + 1, np.int64))
+                for _ in range(2)]
+        bufs_a = (np.zeros((self._in_rows, 3), np.int64), np.zeros((self._in_rows, 3), np.int64))
+        rec_rows = 4 * self._n_all + 4096 if record else 0
+        rec_a = np.zeros((rec_rows, 4), np.int64)
+        rec_b = np.zeros((rec_rows, 4), np.int64)
+        no_mid, no_off = np.zeros((0, 3), np.int64), np.zeros(1, np.int64)
+        no_top = np.zeros((0, 2), np.int64)
+        states, scratches, rng, counters = self._states, self._scratches, self.rng_state, self.counters
+
+        def first_stage(t0, t1, mid):
+            rows, off = mid
+            ticks, _, n_rec, _ = K.run_stage_plain(
+                0, split, start + t0, ev_x, ev_y, ev_p, offsets[t0:t1 + 1], labels[t0:t1], self.input_pool,
+                no_off, no_mid, consts, states, scratches, rng, counters, bufs_a[0], bufs_a[1], no_top, 0,
+                rec_a, 0, record, off, rows, 0)
+            return ticks, rec_a[:n_rec].copy()
+
+        top_parts, parts_a, parts_b = [], [], []
+        t = 0
+        k = 0
+        # blocks start small (the second stage waits only for a short first block of each chunk) and
+        # double up to PIPELINE_TICKS (fewer hand-overs between the threads)
+        size = max(1, min(PIPELINE_FIRST_TICKS, PIPELINE_TICKS))
+        pending = self._pool.submit(first_stage, 0, min(size, n_ticks), mids[0])
+        try:
+            while pending is not None:
+                n_block, rec_part = pending.result()
+                parts_a.append(rec_part)
+                rows, off = mids[k % 2]
+                t_next = t + n_block
+                size = min(2 * size, PIPELINE_TICKS)
+                pending = (self._pool.submit(first_stage, t_next, min(t_next + size, n_ticks), mids[(k + 1) % 2])
+                           if t_next < n_ticks else None)
+                done = 0
+                while done < n_block:  # the second stage over the first stage's block
+                    ticks, n_top, n_rec, _ = K.run_stage_plain(
+                        split, n_layers, start + t + done, ev_x, ev_y, ev_p, offsets[t + done:t + n_block + 1],
+                        labels[t + done:t + n_block], self.input_pool, off[done:n_block + 1], rows, consts, states,
+                        scratches, rng, counters, self._bufs[0], self._bufs[1], self._top_buf, 0, rec_b, 0, record,
+                        no_off, no_mid, 0)
+                    top_parts.append(self._top_buf[:n_top].copy())
+                    if record:
+                        parts_b.append(rec_b[:n_rec].copy())
+                    done += ticks
+                t = t_next
+                k += 1
+        except BaseException:
+            # an error or Ctrl-C in this thread: let the first stage finish its block before the
+            # network is used again (it writes layer 0's state)
+            if pending is not None:
+                pending.exception()
+            raise
+        rec_parts = []
+        if record:
+            r = np.concatenate(parts_a + parts_b)
+            rec_parts = [r[np.argsort(r[:, K.REC_TICK], kind="stable")]]  # per tick: layer 0 first, as serially
+        return top_parts, rec_parts
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_pool"] = None  # a thread does not copy; a copy starts its own when it needs one
+        return state
 
     def step(self, events: np.ndarray, label: int = -1, record: bool = False) -> RunResult:
         """Advance by exactly one tick (``self.now``), delivering ``events`` in it."""
@@ -332,6 +455,11 @@ class Network:
                         f"network's with {rule_name(l.rule)!r}; build the network with the checkpoint's rule")
         rng = np.asarray(state["rng_state"])
         counters = np.asarray(state["counters"])
+        if rng.shape == (1,) and self.rng_state.shape != (1,):
+            raise CheckpointError(
+                "checkpoint holds one tie-break stream for the whole network (written before 2026-11-30); "
+                "this version draws one per layer, so it cannot resume that run exactly: start a new run, "
+                "or resume it with the stdpnet version that wrote it")
         if rng.shape != self.rng_state.shape or counters.shape != self.counters.shape:
             raise CheckpointError("checkpoint's rng_state or counters do not fit this network")
         for l in self.learning_layers:  # every check passed: now copy

@@ -19,6 +19,13 @@ EXIT_OK, EXIT_USER_ERROR, EXIT_INTERRUPTED, EXIT_INTERNAL = 0, 2, 130, 1
 GROUPS = (runs, info, perf, experiments, live)
 
 
+def add_threads_option(p) -> None:
+    """``--threads {1,2}`` of a command that builds networks (sets ``STDPNET_THREADS`` for them)."""
+    p.add_argument("--threads", dest="env_threads", type=int, default=None, choices=[1, 2],
+                   help="cores for each stream: 2 runs the first layer on a second thread, a block of ticks "
+                        "ahead (same results bit for bit; default 1, or STDPNET_THREADS)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
@@ -42,6 +49,10 @@ def _one_line(error: BaseException) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the ``stdpnet`` command line; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "env_threads", None) is not None:  # train/eval/live --threads: every network built
+        import os
+
+        os.environ["STDPNET_THREADS"] = str(args.env_threads)
     from streams.events import EventStreamError
 
     from ..errors import StdpnetError

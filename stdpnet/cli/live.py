@@ -17,6 +17,8 @@ def _sensor(text):
 
 
 def add_parsers(sub) -> None:
+    from . import add_threads_option
+
     p = sub.add_parser("live", help="learn online, in all layers, from a live event stream (UDP camera or a "
                                     "paced recording/dataset), with exact loss accounting and a live view")
     p.add_argument("--source", required=True,
@@ -43,6 +45,7 @@ def add_parsers(sub) -> None:
                    help="continue a live run (its network, readout and clock) on a new stream")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_threads_option(p)
     p.set_defaults(func=cmd_live)
 
     p = sub.add_parser("send", help="replay a recording or dataset as aestream-compatible UDP datagrams")

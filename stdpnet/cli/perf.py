@@ -15,6 +15,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of weights, order and synthetic data")
     p.add_argument("--precision", default=None, choices=["float64", "float32"],
                    help="potentials and weights (default: the preset's, float32 for the presets; else float64)")
+    p.add_argument("--threads", type=int, default=1, choices=[1, 2],
+                   help="cores for the one stream: 2 runs the first layer on a second thread, a block of "
+                        "ticks ahead (same results; not with --profile)")
     p.add_argument("--profile", action="store_true",
                    help="also time each phase of each layer (delivery, scan, sort, STDP, inhibition, ...)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -41,7 +44,7 @@ def cmd_bench(a) -> int:
     from ..bench import bench_simulator, format_bench
 
     report = bench_simulator(net=a.net, data=a.data, samples=a.samples, seed=a.seed, progress=not a.quiet,
-                             profile=a.profile, precision=a.precision)
+                             profile=a.profile, precision=a.precision, threads=a.threads)
     print(json.dumps(report) if a.json else format_bench(report))
     return 0
 

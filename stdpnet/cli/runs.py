@@ -17,6 +17,8 @@ RESUME_FIXED = (("net", "--net"), ("data", "--data"), ("readout", "--readout"), 
 
 
 def add_parsers(sub) -> None:
+    from . import add_threads_option
+
     p = sub.add_parser("train", help="learn online from an event stream, then evaluate on held-out samples")
     p.add_argument("--net", default=None,
                    help="preset (synthetic, nmnist, mnist_reference, mnist_best) or spec string; default: the "
@@ -58,6 +60,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--quiet", action="store_true",
                    help="no progress bars or notes on stderr (run.log in the run directory still gets everything)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    add_threads_option(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a trained run with learning off")
@@ -73,6 +76,7 @@ def add_parsers(sub) -> None:
                         "validation at the end of train; 0: one continuous shard)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notes on stderr")
+    add_threads_option(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("plot", help="write the full figure set of a run: per-layer features, confusion, raster, "

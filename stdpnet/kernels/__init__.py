@@ -24,12 +24,12 @@ from .state import (
     RESET_SUBTRACT, RESET_ZERO, RULE_RSTDP, RULE_STATIC, RULE_STDP, STATE_FIELDS, LayerConst,
     LayerScratch, LayerState, fhw_to_hwf, hwf_to_fhw, new_scratch, new_state,
 )
-from .tick import layer_tick, run_ticks, run_ticks_plain
+from .tick import layer_tick, run_stage_plain, run_ticks, run_ticks_plain
 
 __all__ = [
     "KIND_INFER", "KIND_LEARN", "NEVER", "R_GLOBAL", "R_NONE", "REC_KIND", "REC_LAYER", "REC_NEURON",
     "REC_TICK", "RESET_SUBTRACT", "RESET_ZERO", "RULE_RSTDP", "RULE_STATIC", "RULE_STDP", "STATE_FIELDS",
     "LayerConst", "LayerScratch", "LayerState", "fhw_to_hwf", "hwf_to_fhw", "inhibit_inference",
     "inhibit_learning", "layer_tick", "learn_on_winner", "new_scratch", "new_state", "next_random",
-    "order_by_potential", "run_ticks", "run_ticks_plain", "N_PHASES", "PHASES", "read_cycle_counter",
+    "order_by_potential", "run_stage_plain", "run_ticks", "run_ticks_plain", "N_PHASES", "PHASES", "read_cycle_counter",
 ]

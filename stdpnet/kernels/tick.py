@@ -239,61 +239,80 @@ def layer_tick(const, state, scratch, now, label, rng, in_c, in_y, in_x, n_in, p
 
 
 @njit(cache=True, nogil=True)
-def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts, states, scratches,
-              rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record, prof=None):
-    """Step every layer through the ticks ``start_tick + i`` for ``i < len(offsets) - 1``.
+def run_stage(l_lo, l_hi, start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, mid_in_off, mid_in,
+              consts, states, scratches, rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record,
+              mid_out_off, mid_out, n_mid, prof=None):
+    """Step layers ``l_lo <= l < l_hi`` through the ticks ``start_tick + i`` for ``i < len(offsets) - 1``.
 
-    ``ev_*[offsets[i]:offsets[i+1]]`` are the input events of tick ``i`` (sensor coordinates;
-    ``input_pool`` > 1 pools them first). ``labels[i]`` is the reward signal (R-STDP layers only).
-    ``consts``/``states``/``scratches``: typed lists of each layer's :class:`LayerConst`,
-    :class:`LayerState`, :class:`LayerScratch`, bottom-up. Top-layer inference spikes are appended
-    to ``top_out[n_top:]`` as ``(tick, neuron)``; with ``record``, every spike of every layer is
-    appended to ``rec[n_rec:]`` as ``(tick, layer, kind, neuron)``. ``counters[l]`` accumulates
-    ``(learning spikes, inference spikes, synaptic operations)``.
+    Input of layer ``l_lo``: with ``l_lo == 0`` the sensor events ``ev_*[offsets[i]:offsets[i+1]]``
+    (``input_pool`` > 1 pools them first); otherwise the rows ``mid_in[mid_in_off[i]:mid_in_off[i+1]]``
+    (channel, y, x in layer ``l_lo``'s input coordinates) that a stage ending at ``l_lo`` wrote.
+    Output of layer ``l_hi - 1``: the top layer's inference spikes are appended to ``top_out[n_top:]``
+    as ``(tick, neuron)``; a lower layer's, pooled into the next layer's input, to ``mid_out[n_mid:]``
+    with ``mid_out_off[i + 1]`` the end of tick ``i``'s rows (``mid_out_off[0]`` is the caller's).
+    Layers ``[0, L)`` are the whole network in one call (:func:`run_ticks`); two stages, on two
+    threads, pipeline it (:meth:`stdpnet.Network.run` with ``threads=2``) with the same result: a
+    layer reads nothing of the layers above it, and each layer draws its exact-tie shuffles from its
+    own stream ``rng[l]``.
 
-    ``prof``: None (the normal path: no timers compiled in) or an int64 array
-    ``(n_layers, profiling.N_PHASES)`` of per-phase cycle counters to add to.
+    ``labels[i]`` is the reward signal (R-STDP layers only). ``consts``/``states``/``scratches``:
+    typed lists of every layer's :class:`LayerConst`, :class:`LayerState`, :class:`LayerScratch`,
+    bottom-up. With ``record``, every spike of these layers is appended to ``rec[n_rec:]`` as
+    ``(tick, layer, kind, neuron)``. ``counters[l]`` accumulates ``(learning spikes, inference
+    spikes, synaptic operations)``. ``prof``: None (the normal path: no timers compiled in) or an
+    int64 array ``(n_layers, profiling.N_PHASES)`` of per-phase cycle counters to add to.
 
-    Stops early, before a tick whose spikes might not fit in ``top_out``/``rec``; returns
-    ``(ticks_done, n_top, n_rec)`` so the caller can grow the buffers and call again.
+    Stops early, before a tick whose spikes might not fit in ``top_out``/``rec``/``mid_out``;
+    returns ``(ticks_done, n_top, n_rec, n_mid)`` so the caller can grow the buffers and call again.
     """
     n_layers = len(consts)
     n_ticks = len(offsets) - 1
     top = n_layers - 1
     top_c = consts[top]
     top_neurons = top_c.n_maps * top_c.h_out * top_c.w_out
-    all_neurons = 0
-    for l in range(n_layers):
+    out_c = consts[l_hi - 1]
+    out_neurons = out_c.n_maps * out_c.h_out * out_c.w_out
+    stage_neurons = 0
+    for l in range(l_lo, l_hi):
         cl = consts[l]
-        all_neurons += cl.n_maps * cl.h_out * cl.w_out
+        stage_neurons += cl.n_maps * cl.h_out * cl.w_out
     h0 = consts[0].h_in
     w0 = consts[0].w_in
-    for l in range(n_layers):  # the conv layers' mirrored weights, from w as it is now
+    for l in range(l_lo, l_hi):  # the conv layers' mirrored weights, from w as it is now
         sync_mirror(consts[l], states[l], scratches[l])
     for t in range(n_ticks):
-        if n_top + top_neurons > top_out.shape[0]:
-            return t, n_top, n_rec
-        if record and n_rec + 2 * all_neurons > rec.shape[0]:
-            return t, n_top, n_rec
+        if l_hi == n_layers and n_top + top_neurons > top_out.shape[0]:
+            return t, n_top, n_rec, n_mid
+        if l_hi < n_layers and n_mid + out_neurons > mid_out.shape[0]:
+            return t, n_top, n_rec, n_mid
+        if record and n_rec + 2 * stage_neurons > rec.shape[0]:
+            return t, n_top, n_rec, n_mid
         now = start_tick + t
         label = labels[t]
         n_in = 0
-        for e in range(offsets[t], offsets[t + 1]):
-            y = ev_y[e] // input_pool
-            x = ev_x[e] // input_pool
-            if y < h0 and x < w0:
-                in_buf[n_in, 0] = ev_p[e]
-                in_buf[n_in, 1] = y
-                in_buf[n_in, 2] = x
+        if l_lo == 0:
+            for e in range(offsets[t], offsets[t + 1]):
+                y = ev_y[e] // input_pool
+                x = ev_x[e] // input_pool
+                if y < h0 and x < w0:
+                    in_buf[n_in, 0] = ev_p[e]
+                    in_buf[n_in, 1] = y
+                    in_buf[n_in, 2] = x
+                    n_in += 1
+        else:
+            for e in range(mid_in_off[t], mid_in_off[t + 1]):
+                in_buf[n_in, 0] = mid_in[e, 0]
+                in_buf[n_in, 1] = mid_in[e, 1]
+                in_buf[n_in, 2] = mid_in[e, 2]
                 n_in += 1
-        for l in range(n_layers):
+        for l in range(l_lo, l_hi):
             if n_in == 0:
                 # a layer with no input this tick touches no neuron, so it cannot spike: it and
                 # every layer above it are left as they are (leak and refractoriness are lazy)
                 break
             const = consts[l]
             scratch = scratches[l]
-            n_spk, n_win, synops = layer_tick(const, states[l], scratch, now, label, rng,
+            n_spk, n_win, synops = layer_tick(const, states[l], scratch, now, label, rng[l:l + 1],
                                               in_buf[:, 0], in_buf[:, 1], in_buf[:, 2], n_in, prof, l)
             t_route = clock(prof)
             counters[l, 0] += n_win
@@ -320,7 +339,9 @@ def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts,
                     top_out[n_top, 1] = spikes[k]
                     n_top += 1
             else:
-                # pooled inference spikes become the next layer's input, in the same tick
+                # pooled inference spikes become the next layer's input, in the same tick (this
+                # stage's last layer: into mid_out, for the next stage)
+                last = l == l_hi - 1
                 n_maps = const.n_maps
                 w_out = const.w_out
                 pool = const.pool
@@ -333,14 +354,36 @@ def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts,
                     y = (pos // w_out) // pool
                     x = (pos % w_out) // pool
                     if y < h_next and x < w_next:
-                        next_buf[n_next, 0] = i % n_maps
-                        next_buf[n_next, 1] = y
-                        next_buf[n_next, 2] = x
-                        n_next += 1
+                        if last:
+                            mid_out[n_mid, 0] = i % n_maps
+                            mid_out[n_mid, 1] = y
+                            mid_out[n_mid, 2] = x
+                            n_mid += 1
+                        else:
+                            next_buf[n_next, 0] = i % n_maps
+                            next_buf[n_next, 1] = y
+                            next_buf[n_next, 2] = x
+                            n_next += 1
                 in_buf, next_buf = next_buf, in_buf
                 n_in = n_next
             lap(prof, l, PH_ROUTE, t_route)
-    return n_ticks, n_top, n_rec
+        if l_hi < n_layers:
+            mid_out_off[t + 1] = n_mid
+    return n_ticks, n_top, n_rec, n_mid
+
+
+@njit(cache=True, nogil=True)
+def run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts, states, scratches,
+              rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record, prof=None):
+    """Every layer through the ticks of ``offsets`` (:func:`run_stage` over ``[0, L)``); returns
+    ``(ticks_done, n_top, n_rec)``. ``rng``: one xorshift64* state per layer (uint64)."""
+    no_mid = np.zeros((0, 3), np.int64)
+    no_off = np.zeros(1, np.int64)
+    ticks_done, n_top, n_rec, _ = run_stage(0, len(consts), start_tick, ev_x, ev_y, ev_p, offsets, labels,
+                                            input_pool, no_off, no_mid, consts, states, scratches, rng,
+                                            counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record,
+                                            no_off, no_mid, 0, prof)
+    return ticks_done, n_top, n_rec
 
 
 @njit(cache=True, nogil=True)
@@ -351,3 +394,14 @@ def run_ticks_plain(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, c
     the stream)."""
     return run_ticks(start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, consts, states, scratches,
                      rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec, record, None)
+
+
+@njit(cache=True, nogil=True)
+def run_stage_plain(l_lo, l_hi, start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, mid_in_off, mid_in,
+                    consts, states, scratches, rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec,
+                    record, mid_out_off, mid_out, n_mid):
+    """:func:`run_stage` without profiling (see :func:`run_ticks_plain`); it releases the GIL, so
+    two stages run on two threads at once."""
+    return run_stage(l_lo, l_hi, start_tick, ev_x, ev_y, ev_p, offsets, labels, input_pool, mid_in_off, mid_in,
+                     consts, states, scratches, rng, counters, in_buf, next_buf, top_out, n_top, rec, n_rec,
+                     record, mid_out_off, mid_out, n_mid, None)

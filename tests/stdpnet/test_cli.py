@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import streams
+from stdpnet import Network, ParameterError
 from stdpnet.cli import main
 from stdpnet.experiment.config import build_config
 from stdpnet.experiment.protocol import train
@@ -181,6 +182,35 @@ def test_bench_json_has_the_tracked_keys(capsys):
     r = json.loads(capsys.readouterr().out)
     for key in ("train_events_per_s", "infer_events_per_s", "realtime_factor", "synops_per_s", "peak_rss_mb", "compile_s"):
         assert r[key] > 0, key
+
+
+def test_train_on_two_threads_gives_the_same_run(monkeypatch, tmp_path, capsys):
+    # train/eval/live --threads reach every network they build through STDPNET_THREADS
+    monkeypatch.delenv("STDPNET_THREADS", raising=False)
+    summaries = []
+    for threads in ("1", "2"):
+        assert main(["train", "--data", "synthetic:60", "--out", str(tmp_path / threads), "--quiet", "--json",
+                     "--no-plots", "--threads", threads]) == 0
+        assert os.environ["STDPNET_THREADS"] == threads
+        summaries.append(json.loads(capsys.readouterr().out))
+    one, two = summaries
+    for key in ("accuracy", "samples", "correct", "confusion"):
+        assert one["validation"].get(key) == two["validation"].get(key), key
+    assert one["running_accuracy"] == two["running_accuracy"] and one["validation"]["samples"] == 12
+    assert one["train"]["events"] == two["train"]["events"]
+
+
+def test_threads_option_of_bench_and_of_the_commands_that_build_networks(monkeypatch, capsys):
+    monkeypatch.delenv("STDPNET_THREADS", raising=False)
+    assert main(["bench", "--net", "synthetic", "--samples", "3", "--threads", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["threads"] == 2
+    assert main(["bench", "--net", "synthetic", "--samples", "3", "--threads", "2", "--profile"]) == 2
+    assert "without --threads" in capsys.readouterr().err
+    monkeypatch.setenv("STDPNET_THREADS", "2")
+    assert Network.from_spec("synthetic").threads == 2
+    monkeypatch.setenv("STDPNET_THREADS", "4")
+    with pytest.raises(ParameterError, match="STDPNET_THREADS must be 1 or 2"):
+        Network.from_spec("synthetic")
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # brian2's use of pyparsing

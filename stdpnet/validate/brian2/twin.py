@@ -23,12 +23,12 @@ emitted in step ``n`` is delivered by a delay-0 ``Synapses`` in the same step's 
 but the receiving group's threshold is tested only in step ``n + 1``'s ``thresholds`` slot: each
 layer adds one ``dt``, and resets (``resets`` slot) would come after the next step's input.
 stdpnet decides every layer within one tick, bottom-up (SPEC §5). A pipelined twin (layer ``l``'s
-step ``n`` = tick ``n - l``) cannot reproduce that exactly: the shared tie-breaking RNG would be
-drawn in another order as soon as there are three layers, and the leak would decay each layer's
-accumulators once more before its threshold test. The twin therefore schedules each layer's chain
-explicitly inside the ``synapses`` slot of one step, with ``order`` values ``100 * (l + 1) + k``
-(``k`` below), so Brian2 step ``n`` is stdpnet tick ``t0 + n`` **for every layer**
-(:meth:`Brian2Twin.tick_of_step`)::
+step ``n`` = tick ``n - l``) cannot reproduce that exactly: the leak would decay each layer's
+accumulators once more before its threshold test. (Each layer draws its exact-tie shuffles from its
+own seeded stream, ``net.rng_state[l]``, so the order in which layers run never mattered for them.)
+The twin therefore schedules each layer's chain explicitly inside the ``synapses`` slot of one step,
+with ``order`` values ``100 * (l + 1) + k`` (``k`` below), so Brian2 step ``n`` is stdpnet tick
+``t0 + n`` **for every layer** (:meth:`Brian2Twin.tick_of_step`)::
 
     groups           leak (state updaters)
     thresholds       SpikeGeneratorGroup emits tick n's input events
@@ -218,7 +218,8 @@ class Brian2Twin:
         gen = spike_generator(b2, inp, clock, self.dt_us)
         objects.append(gen)
 
-        # the tie-breaking state: the twin's own copy, advanced by every layer's greedy operation
+        # the tie-breaking state: the twin's own copy of every layer's stream, each advanced by its
+        # layer's greedy operation
         self.rng = net.rng_state.copy()
         self.layers: List[TwinLayer] = []
         source, src_inp, below = gen, inp.generator_target, inp.first_layer
@@ -344,7 +345,7 @@ class Brian2Twin:
         if li + 1 < len(self.net.learning_layers):
             _, Hn, Wn = self.net.learning_layers[li + 1].in_shape
             next_hw = (Hn, Wn)
-        greedy = GreedyWinners(li, (F, H_out, W_out), (k_h, k_w), group, below, self.rng, self.t0,
+        greedy = GreedyWinners(li, (F, H_out, W_out), (k_h, k_w), group, below, self.rng[li:li + 1], self.t0,
                                theta_l, theta_i, int(const.r_learn), int(const.r_infer), learning, refractory,
                                layer.pool_after, next_hw)
         objects.append(b2.NetworkOperation(greedy, clock=clock, when="synapses", order=base + ORDER_DECIDE,
