@@ -123,7 +123,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     # inference inhibition (r_infer = 0) is the same named deviation as in mnist_reference, with the
     # same classifier readout and passes: 3-fold cross-validated (benchmarks/sweeps/mnist_best.toml)
     # 0.960 +- 0.003, above mnist_reference's 0.953 +- 0.006 on the same folds (and on each fold), in
-    # float64; in float32 0.956 +- 0.004 against 0.952 +- 0.007, still above on each fold.
+    # float64; in float32 0.960 +- 0.008 against 0.948 +- 0.004, still above on each fold.
     "mnist_best": {
         "net": "28x28x1-16C5-P2-256C5-P2-1000",
         "dt_us": 1000,
@@ -146,7 +146,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     # inference spikes per sample (~65 against ~13) for the event classifier, whose rate and error
     # memory were retuned with it (stdpnet.experiment.config.PRESET_EXPERIMENTS). 3-fold
     # cross-validated (benchmarks/sweeps/nmnist.toml): 0.956 +- 0.000 against 0.933 +- 0.020 on
-    # the same folds (float64; in float32 0.958 +- 0.013).
+    # the same folds (float64; in float32 0.950 +- 0.019).
     "nmnist": {
         "net": "34x34x2-16C5-P2-128C5-P2-1024",
         "dt_us": 1000,
