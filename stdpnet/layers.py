@@ -241,8 +241,20 @@ class LearningLayer:
         lo, hi = params.weight_range
         self.state.w[:] = np.clip(rng.normal(params.init_mean, params.init_std, self.state.w.size), lo, hi)
         # a conv layer delivers each kernel row as one run through kx-mirrored weights (kernels.delivery)
+        self._check_precision_range(params)
         n_mirror = self.state.w.size if self.out_hw[1] > 1 else 0
         self.scratch = K.new_scratch(n_positions, n_neurons, n_mirror, dtype)
+
+    def _check_precision_range(self, p: LayerParams) -> None:
+        """Thresholds must be finite in the potentials' type (float32 ends near 3.4e38)."""
+        as_state = self.state.v_learn.dtype.type
+        for key, theta in (("theta_learn", p.theta_learn), ("theta_infer", p.theta_inference)):
+            with np.errstate(over="ignore"):
+                finite = np.isfinite(as_state(theta))
+            if not finite:
+                raise ParameterError(
+                    f"{self.name}: {key}={theta} is beyond the range of this network's "
+                    f"{self.state.v_learn.dtype.name} potentials; build it with precision='float64'")
 
     # ---- parameters: a value; assigning one takes effect at the next tick ----------------------
     @property
@@ -257,6 +269,7 @@ class LearningLayer:
             raise ParameterError(
                 f"{self.name}: the learning rule is chosen when the network is built "
                 f"({rule_name(self._params.rule)} here); build a new network with rule={rule_name(value.rule)!r}")
+        self._check_precision_range(value)
         self._params = value
         self._const = None
 

@@ -7,7 +7,7 @@ import pytest
 from stdpnet import CheckpointError, ConfigError, Network, ParameterError, checkpoint
 from stdpnet.experiment.config import RunConfig, merge_config
 
-from .conftest import feed, set_weights
+from .conftest import chunk_of, feed, set_weights
 
 ONE_INPUT = "1x1x1-1"  # one input pixel, one dense neuron: every add is visible
 
@@ -110,6 +110,15 @@ def test_checkpoint_of_the_other_precision_is_refused_with_the_fix(tmp_path):
     state["layers"]["fc1"]["w"] = state["layers"]["fc1"]["w"].astype(np.float64)
     with pytest.raises(CheckpointError, match="'w' is float64 in the checkpoint but float32"):
         Network.from_spec("synthetic").load_state_dict(state)
+
+
+def test_threshold_beyond_float32_is_a_clear_error():
+    with pytest.raises(ParameterError, match="theta_learn=1e[+]?39 is beyond the range of this network's float32"):
+        Network.from_spec(ONE_INPUT, precision="float32", layers={"fc1": {"theta_learn": 1e39}})
+    net = Network.from_spec(ONE_INPUT, precision="float32")
+    with pytest.raises(ParameterError, match="theta_infer=1e[+]?40 is beyond"):
+        net.learning_layers[0].params = net.learning_layers[0].params.updated(theta_infer=1e40)
+    Network.from_spec(ONE_INPUT, layers={"fc1": {"theta_learn": 1e39}}).run(chunk_of([[(0, 0, 0)]]))  # float64
 
 
 def test_unknown_precision_is_a_clear_error():
