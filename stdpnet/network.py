@@ -323,13 +323,7 @@ class Network:
         n_layers = len(self.learning_layers)
         split = 1
         n_ticks = len(offsets) - 1
-        mid_cap = 2 * self.learning_layers[split - 1].n_neurons + PIPELINE_SPARE_ROWS
-        mids = [(np.zeros((mid_cap, 3), np.int64), np.zeros(max(PIPELINE_TICKS, PIPELINE_FIRST_TICKS) + 1, np.int64))
-                for _ in range(2)]
-        bufs_a = (np.zeros((self._in_rows, 3), np.int64), np.zeros((self._in_rows, 3), np.int64))
-        rec_rows = 4 * self._n_all + 4096 if record else 0
-        rec_a = np.zeros((rec_rows, 4), np.int64)
-        rec_b = np.zeros((rec_rows, 4), np.int64)
+        mids, bufs_a, rec_a, rec_b = self._pipeline_buffers(split, record)
         no_mid, no_off = np.zeros((0, 3), np.int64), np.zeros(1, np.int64)
         no_top = np.zeros((0, 2), np.int64)
         states, scratches, rng, counters = self._states, self._scratches, self.rng_state, self.counters
@@ -382,6 +376,22 @@ class Network:
             r = np.concatenate(parts_a + parts_b)
             rec_parts = [r[np.argsort(r[:, K.REC_TICK], kind="stable")]]  # per tick: layer 0 first, as serially
         return top_parts, rec_parts
+
+    def _pipeline_buffers(self, split: int, record: bool):
+        """The two-stage run's buffers, made once and reused by every :meth:`run` (each call copies
+        out what it returns): the first stage's two alternating output buffers ``(rows, tick
+        offsets)``, its own input buffers, and each stage's record buffer (empty without
+        ``record``). Remade when the input buffers grow (a tick with more events than before)."""
+        key = (split, self._in_rows, bool(record), PIPELINE_TICKS, PIPELINE_FIRST_TICKS, PIPELINE_SPARE_ROWS)
+        if getattr(self, "_pipe_key", None) != key:
+            mid_cap = 2 * self.learning_layers[split - 1].n_neurons + PIPELINE_SPARE_ROWS
+            n_off = max(PIPELINE_TICKS, PIPELINE_FIRST_TICKS) + 1
+            rec_rows = 4 * self._n_all + 4096 if record else 0
+            self._pipe = ([(np.zeros((mid_cap, 3), np.int64), np.zeros(n_off, np.int64)) for _ in range(2)],
+                          (np.zeros((self._in_rows, 3), np.int64), np.zeros((self._in_rows, 3), np.int64)),
+                          np.zeros((rec_rows, 4), np.int64), np.zeros((rec_rows, 4), np.int64))
+            self._pipe_key = key
+        return self._pipe
 
     def __getstate__(self):
         state = self.__dict__.copy()
