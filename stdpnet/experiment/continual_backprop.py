@@ -86,8 +86,8 @@ def run_continual_backprop(dataset, protocol: str, net: str, method: str, *, see
     params = None
     epochs = []
     extra_acc = None
-    for t in range(T):
-        x, y = _arrays(seq.train_dataset(t), kind, n_bins, window)
+    trains = [_arrays(seq.train_dataset(t), kind, n_bins, window) for t in range(T)]  # also the joint fit's
+    for t, (x, y) in enumerate(trains):
         model = _fit(method, spec, x, y, seed=seed, n_classes=n_classes, init=params, options=options)
         params = model.params
         epochs.append(model.epochs)
@@ -99,7 +99,7 @@ def run_continual_backprop(dataset, protocol: str, net: str, method: str, *, see
     if T == 1:
         joint = model
     else:
-        xs, ys = zip(*(_arrays(seq.train_dataset(t), kind, n_bins, window) for t in range(T)))
+        xs, ys = zip(*trains)
         joint = _fit(method, spec, np.concatenate(xs), np.concatenate(ys), seed=seed, n_classes=n_classes,
                      init=None, options=options)
     joint_acc = float(np.mean([bp.evaluate(joint, xt, yt)["accuracy"] for xt, yt in tests]))
