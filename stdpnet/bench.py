@@ -69,7 +69,7 @@ def default_bench_data(net: str) -> str:
 
 def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Optional[int] = None,
                     seed: int = 0, progress=False, profile: bool = False,
-                    precision: Optional[str] = None, threads: int = 1) -> Dict[str, Any]:
+                    precision: Optional[str] = None, threads: Optional[int] = None) -> Dict[str, Any]:
     """Train one pass (learning on in all layers), then one inference pass (learning off) over the
     same recordings; returns the figures of SPEC section 10 plus the kernels' warm-up time
     (``compile_s``: compiling, or loading numba's disk cache; never in the timed passes).
@@ -79,15 +79,17 @@ def bench_simulator(net: str = "nmnist", data: Optional[str] = None, samples: Op
     ``profile``: also time every phase of every layer (``"profile"``: ``{"train": ..., "infer": ...}``
     as :func:`phase_breakdown` returns them). The profiling variant of the kernels is compiled
     separately (outside the timed passes) and its counters cost a few percent, so the throughput
-    figures of a profiled run are slightly lower than those of a plain one."""
+    figures of a profiled run are slightly lower than those of a plain one. ``threads``: 1 or 2
+    (:attr:`Network.threads`; default ``STDPNET_THREADS``'s, 1 with ``profile``)."""
     from .experiment.loop import as_progress
     from .experiment.warmup import warm_up_kernels
 
     progress = as_progress(progress)
-    if profile and threads > 1:
+    if profile and threads is not None and threads > 1:
         raise ParameterError("bench --profile times the phases of one thread; run it without --threads")
     network = Network.from_spec(net, seed=seed, precision=precision)
-    network.threads = threads
+    if threads is not None or profile:  # else STDPNET_THREADS's, as for every network; profiling is serial
+        network.threads = 1 if profile else threads
     warm = warm_up_kernels(announce=progress.note, precision=network.precision)
     source = open_source(data or default_bench_data(net), command="bench", seed=seed,
                          synthetic_sensor=network.sensor_size if network.sensor_size[2] == 2 else None)

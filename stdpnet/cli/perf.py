@@ -15,9 +15,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of weights, order and synthetic data")
     p.add_argument("--precision", default=None, choices=["float64", "float32"],
                    help="potentials and weights (default: the preset's, float32 for the presets; else float64)")
-    p.add_argument("--threads", type=int, default=1, choices=[1, 2],
+    p.add_argument("--threads", type=int, default=None, choices=[1, 2],
                    help="cores for the one stream: 2 runs the first layer on a second thread, a block of "
-                        "ticks ahead (same results; not with --profile)")
+                        "ticks ahead (same results; not with --profile; default 1, or STDPNET_THREADS)")
     p.add_argument("--profile", action="store_true",
                    help="also time each phase of each layer (delivery, scan, sort, STDP, inhibition, ...)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -208,6 +208,10 @@ def test_threads_option_of_bench_and_of_the_commands_that_build_networks(monkeyp
     assert "without --threads" in capsys.readouterr().err
     monkeypatch.setenv("STDPNET_THREADS", "2")
     assert Network.from_spec("synthetic").threads == 2
+    assert main(["bench", "--net", "synthetic", "--samples", "3", "--json"]) == 0  # bench follows it too
+    assert json.loads(capsys.readouterr().out)["threads"] == 2
+    assert main(["bench", "--net", "synthetic", "--samples", "3", "--profile", "--json"]) == 0  # profiled: serial
+    assert json.loads(capsys.readouterr().out)["threads"] == 1
     monkeypatch.setenv("STDPNET_THREADS", "4")
     with pytest.raises(ParameterError, match="STDPNET_THREADS must be 1 or 2"):
         Network.from_spec("synthetic")
